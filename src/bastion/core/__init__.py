@@ -1,0 +1,45 @@
+"""Shared vocabulary, errors, settings, registry and taxonomies. Imports nothing else of Bastion's."""
+
+from bastion.core.errors import (
+    BastionError,
+    ConfigError,
+    DetectorError,
+    InputError,
+    RegistryError,
+    UsageError,
+    VaultError,
+)
+from bastion.core.registry import Registry
+from bastion.core.types import (
+    Action,
+    Conversation,
+    Detection,
+    Finding,
+    Message,
+    Policy,
+    Role,
+    Severity,
+    Span,
+    Verdict,
+)
+
+__all__ = [
+    "Action",
+    "BastionError",
+    "ConfigError",
+    "Conversation",
+    "Detection",
+    "DetectorError",
+    "Finding",
+    "InputError",
+    "Message",
+    "Policy",
+    "Registry",
+    "RegistryError",
+    "Role",
+    "Severity",
+    "Span",
+    "UsageError",
+    "VaultError",
+    "Verdict",
+]

@@ -1,0 +1,1 @@
+"""Measuring detectors: metrics, labelled evaluation sets and the ``bastion eval`` reports."""
