@@ -1,0 +1,58 @@
+"""Entry point of the ``bastion`` command. Configures logging, maps errors to exit codes (1 runtime, 2 usage)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from bastion import __version__
+from bastion.cli.evaluate import eval_app
+from bastion.cli.scan import scan
+from bastion.cli.tour import tour
+from bastion.core.errors import BastionError
+from bastion.core.settings import BastionSettings
+
+app = typer.Typer(
+    name="bastion",
+    help="Bastion: test, protect, watch and prove LLM applications (English and German).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("scan")(scan)
+app.command("tour")(tour)
+app.add_typer(eval_app, name="eval")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command("detectors")
+def list_detectors() -> None:
+    """List the registered detectors."""
+    from bastion.detect.registry import detectors
+
+    for detector_id in detectors.ids():
+        factory = detectors.factory(detector_id)
+        typer.echo(f"{detector_id:<10} {getattr(factory, 'description', '')}")
+
+
+def main() -> None:
+    """Run the CLI; Bastion errors become a message on stderr and their exit code."""
+    settings = BastionSettings()
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except BastionError as error:
+        Console(stderr=True).print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":
+    main()

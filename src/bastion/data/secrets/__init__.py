@@ -1,0 +1,1 @@
+"""Secret-detection rules and look-alike lists (YAML), loaded by :mod:`bastion.detect.secrets`."""

@@ -1,0 +1,154 @@
+"""Evaluate the injection detector on the held-out test split, per source and per language.
+
+Slices:
+
+- ``customer:<lang>`` -- attacks of that language against benign customer traffic of that language
+  (banking77, NLU++ and our domain messages): the product bar (recall at 1 % FPR).
+- ``all:<lang>`` -- attacks against every benign text of that language (incl. xSID, deepset, XSTest).
+- per source -- the share flagged at the policy threshold (recall for attack sources, FPR for benign ones).
+
+Anchors run on the same texts when installed: ``securevector-guardian-model`` (pure-Python TF-IDF model).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bastion.core.types import Policy
+from bastion.detect.injection.detector import InjectionDetector
+from bastion.detect.injection.model import load_model
+from bastion.evaluation.datasets import Sample, load_injection_corpus
+from bastion.evaluation.metrics import binary_metrics, measure_latency, recall_at_fpr
+
+__all__ = ["Scorer", "evaluate_injection", "guardian_scorer"]
+
+Scorer = Callable[[str], float]
+
+
+@dataclass(frozen=True, slots=True)
+class SliceResult:
+    name: str
+    positives: int
+    negatives: int
+    precision: float
+    recall: float
+    f1: float
+    fpr: float
+    roc_auc: float
+    recall_at_1pct_fpr: float
+    recall_at_01pct_fpr: float
+
+
+@dataclass
+class ScorerReport:
+    name: str
+    threshold: float
+    slices: list[SliceResult] = field(default_factory=list)
+    sources: dict[str, float] = field(default_factory=dict)
+    latency: dict[str, float] = field(default_factory=dict)
+    size_bytes: int | None = None
+    load_seconds: float | None = None
+
+
+def _slice(name: str, positives: np.ndarray, negatives: np.ndarray, threshold: float) -> SliceResult:
+    labels = np.concatenate((np.ones(len(positives), dtype=bool), np.zeros(len(negatives), dtype=bool)))
+    scores = np.concatenate((positives, negatives))
+    metrics = binary_metrics(labels, scores, threshold)
+    return SliceResult(
+        name,
+        len(positives),
+        len(negatives),
+        metrics.precision,
+        metrics.recall,
+        metrics.f1,
+        metrics.fpr,
+        metrics.roc_auc,
+        recall_at_fpr(labels, scores, 0.01),
+        recall_at_fpr(labels, scores, 0.001),
+    )
+
+
+def _report(name: str, scorer: Scorer, threshold: float, samples: Sequence[Sample]) -> ScorerReport:
+    scores = np.array([scorer(s.text) for s in samples])
+    labels = np.array([s.label for s in samples], dtype=bool)
+    langs = np.array([s.lang if s.lang in ("en", "de") else "other" for s in samples])
+    customer = np.array([s.spec.customer_traffic for s in samples])
+    report = ScorerReport(name, threshold)
+    report.slices.append(_slice("all", scores[labels], scores[~labels], threshold))
+    for lang in ("en", "de", "other"):
+        attacks = scores[labels & (langs == lang)]
+        if len(attacks) == 0:
+            continue
+        if (~labels & customer & (langs == lang)).any():
+            report.slices.append(
+                _slice(f"customer:{lang}", attacks, scores[~labels & customer & (langs == lang)], threshold)
+            )
+        if (~labels & (langs == lang)).any():
+            report.slices.append(_slice(f"all:{lang}", attacks, scores[~labels & (langs == lang)], threshold))
+    for source in sorted({s.source for s in samples}):
+        for label in (True, False):
+            mask = np.array([s.source == source for s in samples]) & (labels == label)
+            if mask.any():
+                kind = "recall" if label else "fpr"
+                report.sources[f"{source} ({kind}, n={int(mask.sum())})"] = float((scores[mask] >= threshold).mean())
+    texts = [s.text for s in samples[:2000]]
+    report.latency = asdict(measure_latency(scorer, texts))
+    return report
+
+
+def guardian_scorer() -> tuple[Scorer, float, float] | None:
+    """The SecureVector Guardian anchor (scorer, its threshold, load seconds), or ``None`` if not installed."""
+    try:
+        from svguardian import resolve_runtime
+        from svguardian.model.pure_infer import PureGuardian
+        from svguardian.window import predict_windowed
+    except ImportError:
+        return None
+    started = time.perf_counter()
+    guardian = PureGuardian.load(str(resolve_runtime(download=False)))
+    load_seconds = time.perf_counter() - started
+
+    def score(text: str) -> float:
+        return float(predict_windowed(guardian, text)["malicious_score"])
+
+    return score, float(guardian.threshold), load_seconds
+
+
+def evaluate_injection(
+    shared_data: Path, domain_dir: Path | None, policy: Policy = Policy.BALANCED, split: str = "test",
+    anchors: bool = True,
+) -> dict[str, Any]:
+    """Our detector (and the anchors) on ``split``; a JSON-ready dict."""
+    samples = [s for s in load_injection_corpus(shared_data, domain_dir) if s.split == split]
+    load_model.cache_clear()
+    started = time.perf_counter()
+    detector = InjectionDetector(policy=policy)
+    load_seconds = time.perf_counter() - started
+    ours = _report("bastion", detector.score, detector.threshold, samples)
+    ours.load_seconds = load_seconds
+    ours.size_bytes = len(resources.files("bastion.data.injection").joinpath("model.npz").read_bytes())
+    reports = [ours]
+    missing: list[str] = []
+    if anchors:
+        anchor = guardian_scorer()
+        if anchor is None:
+            missing.append("securevector-guardian-model (not installed: pip install 'bastion-ai[anchors]')")
+        else:
+            score, threshold, anchor_load = anchor
+            report = _report("securevector-guardian", score, threshold, samples)
+            report.load_seconds = anchor_load
+            reports.append(report)
+    return {
+        "split": split,
+        "policy": str(policy),
+        "samples": len(samples),
+        "reports": [asdict(r) for r in reports],
+        "anchors_missing": missing,
+    }
