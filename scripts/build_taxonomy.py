@@ -19,7 +19,11 @@ OUT = Path(__file__).resolve().parents[1] / "src" / "bastion" / "data" / "taxono
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--catalogs", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "catalogs")
+    parser.add_argument(
+        "--catalogs",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / "catalogs",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
 
@@ -29,11 +33,13 @@ def main() -> None:
         for item in owasp["llm_top10_2025"]["items"]
     ]
     header = (
-        "# OWASP Top 10 for LLM Applications 2025: ids, official titles, one-line summaries, related ATLAS ids.\n"
+        "# OWASP Top 10 for LLM Applications 2025: ids, official titles, summaries, related ATLAS ids.\n"
         "# Summaries are a paraphrase (shared/catalogs/owasp/owasp_genai_top10.yaml); OWASP content is\n"
         "# CC BY-SA 4.0 (https://genai.owasp.org). This file is distributed under CC BY-SA 4.0.\n"
     )
-    (OUT / "owasp_llm_2025.yaml").write_text(header + yaml.safe_dump({"items": items}, sort_keys=False, allow_unicode=True))
+    (OUT / "owasp_llm_2025.yaml").write_text(
+        header + yaml.safe_dump({"items": items}, sort_keys=False, allow_unicode=True)
+    )
 
     atlas = yaml.safe_load((args.catalogs / "mitre-atlas" / "ATLAS.yaml").read_text())
     matrix = atlas["matrices"][0]
@@ -51,8 +57,11 @@ def main() -> None:
         f"# MITRE ATLAS {atlas.get('version', '')}: tactic and technique ids and names.\n"
         "# Source: mitre-atlas/atlas-data dist/ATLAS.yaml. Copyright The MITRE Corporation, Apache-2.0.\n"
     )
-    body = yaml.safe_dump({"version": str(atlas.get("version", "")), "tactics": tactics, "techniques": techniques},
-                          sort_keys=False, allow_unicode=True)
+    body = yaml.safe_dump(
+        {"version": str(atlas.get("version", "")), "tactics": tactics, "techniques": techniques},
+        sort_keys=False,
+        allow_unicode=True,
+    )
     (OUT / "mitre_atlas.yaml").write_text(header + body)
     print(f"wrote {len(items)} OWASP items, {len(tactics)} tactics, {len(techniques)} techniques to {OUT}")
 

@@ -25,8 +25,8 @@ from sklearn.linear_model import LogisticRegression
 
 from bastion.core.types import Policy
 from bastion.detect.injection.detector import InjectionDetector
-from bastion.detect.injection.model import LinearModel, model_from_arrays
 from bastion.detect.injection.features import feature_vector
+from bastion.detect.injection.model import LinearModel, model_from_arrays
 from bastion.detect.normalize import normalize
 from bastion.evaluation.datasets import Sample, load_injection_corpus
 from bastion.evaluation.metrics import recall_at_fpr, roc_auc, threshold_at_fpr
@@ -50,7 +50,9 @@ def matrix(samples: list[Sample], bits: int) -> sparse.csr_matrix:
     )
 
 
-def to_model(classifier: LogisticRegression, bits: int, thresholds: dict[Policy, float], info: dict) -> LinearModel:
+def to_model(
+    classifier: LogisticRegression, bits: int, thresholds: dict[Policy, float], info: dict
+) -> LinearModel:
     arrays = {
         "weights": classifier.coef_[0].astype(np.float16).astype(np.float32),
         "bias": np.float32(classifier.intercept_[0]),
@@ -61,7 +63,9 @@ def to_model(classifier: LogisticRegression, bits: int, thresholds: dict[Policy,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--domain", type=Path, default=ROOT / "datasets" / "domain")
     parser.add_argument("--bits", type=int, default=18)
@@ -73,8 +77,10 @@ def main() -> None:
     corpus = load_injection_corpus(args.shared, args.domain)
     train = [s for s in corpus if s.split == "train" and s.spec.trainable]
     validation = [s for s in corpus if s.split == "validation"]
-    print(f"corpus {len(corpus)}: train {len(train)} (positives {sum(s.label for s in train)}), "
-          f"validation {len(validation)}")
+    print(
+        f"corpus {len(corpus)}: train {len(train)} (positives {sum(s.label for s in train)}), "
+        f"validation {len(validation)}"
+    )
     x_train = matrix(train, args.bits)
     y_train = np.array([s.label for s in train])
     weights = np.array([DOMAIN_WEIGHT if s.source == "bastion-domain" else 1.0 for s in train])
@@ -111,7 +117,9 @@ def main() -> None:
     for policy, threshold in thresholds.items():
         recall = float((detector_scores[positives] >= threshold).mean())
         fpr = float((detector_scores[customer] >= threshold).mean())
-        print(f"{policy:<10} threshold {threshold:.4f}: validation recall {recall:.4f}, customer FPR {fpr:.4f}")
+        print(
+            f"{policy:<10} threshold {threshold:.4f}: validation recall {recall:.4f}, customer FPR {fpr:.4f}"
+        )
     info["validation_auc"] = roc_auc(y_val, detector_scores)
     model = to_model(classifier, args.bits, thresholds, info)
     if not args.dry_run:
@@ -122,7 +130,9 @@ def main() -> None:
             bits=np.int64(model.bits),
             info=json.dumps({**info, "thresholds": {str(p): t for p, t in thresholds.items()}}),
         )
-        print(f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size / 1e6:.2f} MB) in {time.time() - started:.0f} s")
+        print(
+            f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size / 1e6:.2f} MB) in {time.time() - started:.0f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""Entry point of the ``bastion`` command. Configures logging, maps errors to exit codes (1 runtime, 2 usage)."""
+"""Entry point of the ``bastion`` command.
+
+Configures logging and maps errors to exit codes (1 runtime, 2 usage).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import typer
 from rich.console import Console
 
 from bastion import __version__
+from bastion.cli.errors import cli_errors
 from bastion.cli.evaluate import eval_app
 from bastion.cli.scan import scan
 from bastion.cli.tour import tour
@@ -22,8 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("scan")(scan)
-app.command("tour")(tour)
+app.command("scan")(cli_errors(scan))
+app.command("tour")(cli_errors(tour))
 app.add_typer(eval_app, name="eval")
 
 
@@ -46,7 +50,9 @@ def list_detectors() -> None:
 def main() -> None:
     """Run the CLI; Bastion errors become a message on stderr and their exit code."""
     settings = BastionSettings()
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         app()
     except BastionError as error:

@@ -39,7 +39,10 @@ def _detector_ids(value: str | None) -> list[str]:
     ids = [part.strip() for part in (value or ",".join(TEXT_DETECTORS)).split(",") if part.strip()]
     unknown = [i for i in ids if i not in detectors]
     if unknown or not ids:
-        raise UsageError(f"unknown detector(s): {', '.join(unknown) or '(none given)'}; known: {', '.join(detectors.ids())}")
+        raise UsageError(
+            f"unknown detector(s): {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(detectors.ids())}"
+        )
     return ids
 
 
@@ -93,22 +96,32 @@ def _render_table(console: Console, records: list[dict[str, Any]], texts: list[s
                 span = repr(text[detection["start"] : detection["end"]][:60])
             flag = "[red]yes[/red]" if detection["flagged"] else "no"
             table.add_row(
-                str(record["id"]), detection["detector"], detection["type"], f"{detection['score']:.2f}", flag, span
+                str(record["id"]),
+                detection["detector"],
+                detection["type"],
+                f"{detection['score']:.2f}",
+                flag,
+                span,
             )
     console.print(table)
 
 
 def scan(
-    text: Annotated[str | None, typer.Argument(help="Text to scan ('-' reads it from standard input).")] = None,
+    text: Annotated[
+        str | None, typer.Argument(help="Text to scan ('-' reads it from standard input).")
+    ] = None,
     input_file: Annotated[
         Path | None, typer.Option("--input", "-i", help="JSONL file, one object per line ('-' for stdin).")
     ] = None,
     field: Annotated[str, typer.Option(help="Field of each JSONL object that holds the text.")] = "text",
     detector_list: Annotated[
-        str | None, typer.Option("--detectors", "-d", help="Comma-separated detector ids (default: all text detectors).")
+        str | None,
+        typer.Option("--detectors", "-d", help="Comma-separated detector ids (default: all text detectors)."),
     ] = None,
     policy: Annotated[Policy, typer.Option(help="Operating point of the detectors.")] = Policy.BALANCED,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.JSONL,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.JSONL,
 ) -> None:
     """Scan text for prompt injection, indirect injection, personal data and secrets."""
     if (text is None) == (input_file is None):

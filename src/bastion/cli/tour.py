@@ -45,5 +45,5 @@ def tour(
     console.print(table)
     console.print(
         f"{flagged} of {len(_samples())} samples flagged. Scan your own text with "
-        "[bold]bastion scan \"...\"[/bold] or [bold]bastion scan --input file.jsonl[/bold]."
+        '[bold]bastion scan "..."[/bold] or [bold]bastion scan --input file.jsonl[/bold].'
     )

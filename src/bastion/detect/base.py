@@ -77,7 +77,9 @@ class BaseDetector(ABC):
         if not isinstance(text, str):
             raise InputError(f"{self.id}: expected text (str), got {type(text).__name__}")
         if len(text) > self.max_chars:
-            raise InputError(f"{self.id}: text of {len(text):,} characters exceeds the limit of {self.max_chars:,}")
+            raise InputError(
+                f"{self.id}: text of {len(text):,} characters exceeds the limit of {self.max_chars:,}"
+            )
         try:
             detections = self._detect(text, context or EMPTY_CONTEXT)
         except BastionError:

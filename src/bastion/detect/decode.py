@@ -47,10 +47,12 @@ def looks_like_text(decoded: str) -> bool:
 
 
 def _decode_base64(token: str) -> str | None:
-    if len(token) > MAX_PAYLOAD_CHARS or token.isalpha() and (token.islower() or token.isupper()):
+    if len(token) > MAX_PAYLOAD_CHARS or (token.isalpha() and (token.islower() or token.isupper())):
         return None
     try:
-        raw = base64.b64decode(token.replace("-", "+").replace("_", "/") + "=" * (-len(token) % 4), validate=True)
+        raw = base64.b64decode(
+            token.replace("-", "+").replace("_", "/") + "=" * (-len(token) % 4), validate=True
+        )
         return raw.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
@@ -112,4 +114,6 @@ def _collect(
 
 
 def _printable(decoded: str) -> bool:
-    return len(decoded) >= 6 and sum(1 for c in decoded if c.isprintable() or c in "\n\t\r") >= 0.95 * len(decoded)
+    return len(decoded) >= 6 and sum(1 for c in decoded if c.isprintable() or c in "\n\t\r") >= 0.95 * len(
+        decoded
+    )

@@ -31,22 +31,67 @@ from bastion.core.types import Span
 __all__ = ["NormalizedText", "deleet", "despace", "has_invisible_characters", "normalize", "rot13"]
 
 _INVISIBLE = frozenset(
-    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
-    + list(range(0x200B, 0x2010))  # zero-width space/joiners, LRM, RLM
-    + list(range(0x202A, 0x202F))  # bidi embeddings and overrides
-    + list(range(0x2060, 0x2070))  # word joiner, invisible operators, bidi isolates
-    + list(range(0xFE00, 0xFE10))  # variation selectors
-    + list(range(0xE0100, 0xE01F0))  # variation selectors supplement
+    [
+        *(0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0),
+        *range(0x200B, 0x2010),  # zero-width space/joiners, LRM, RLM
+        *range(0x202A, 0x202F),  # bidi embeddings and overrides
+        *range(0x2060, 0x2070),  # word joiner, invisible operators, bidi isolates
+        *range(0xFE00, 0xFE10),  # variation selectors
+        *range(0xE0100, 0xE01F0),  # variation selectors supplement
+    ]
 )
 _TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
 
 # Look-alikes that NFKC leaves alone: Cyrillic, Greek and a few Latin extensions that render like ASCII.
 _HOMOGLYPHS = {
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
-    "ɡ": "g", "ᴠ": "v", "ɩ": "i", "ı": "i", "ℓ": "l", "ο": "o", "α": "a", "ε": "e", "ι": "i", "κ": "k",
-    "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "β": "b", "γ": "y", "η": "n", "μ": "u", "ω": "w",
-    "ϲ": "c", "ј̇": "j", "ӏ": "l", "ᴏ": "o", "ꮃ": "w", "ꭰ": "d", "ꓲ": "i", "ꓳ": "o",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "ё": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "ѕ": "s",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "ԁ": "d",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ɡ": "g",
+    "ᴠ": "v",
+    "ɩ": "i",
+    "ı": "i",
+    "ℓ": "l",
+    "ο": "o",
+    "α": "a",
+    "ε": "e",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "β": "b",
+    "γ": "y",
+    "η": "n",
+    "μ": "u",
+    "ω": "w",
+    "ϲ": "c",
+    "ј̇": "j",
+    "ӏ": "l",
+    "ᴏ": "o",
+    "ꮃ": "w",
+    "ꭰ": "d",
+    "ꓲ": "i",
+    "ꓳ": "o",
 }
 _GERMAN_FOLDS = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"}
 _WHITESPACE_CODES = np.array(sorted(c for c in range(0x3001) if chr(c).isspace()), dtype=np.uint32)
@@ -63,7 +108,11 @@ class NormalizedText:
     def to_original(self, span: Span) -> Span:
         """Map a span of the normalised text back to the smallest covering span of the original."""
         if len(self.text) == 0 or span.start >= len(self.text) or span.end == span.start:
-            return Span(0, 0) if len(self.text) == 0 else Span(int(self.origins[span.start]), int(self.origins[span.start]))
+            return (
+                Span(0, 0)
+                if len(self.text) == 0
+                else Span(int(self.origins[span.start]), int(self.origins[span.start]))
+            )
         start = int(self.origins[span.start])
         end = int(self.origins[min(span.end, len(self.text)) - 1]) + 1
         return Span(start, max(end, start))
@@ -147,8 +196,23 @@ def normalize(text: str) -> NormalizedText:
     return _finish(text, collapsed_codes.tobytes().decode("utf-32-le", "surrogatepass"), origins[keep])
 
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "@": "a",
-                       "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"})
+_LEET = str.maketrans(
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "9": "g",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "l",
+        "+": "t",
+        "€": "e",
+    }
+)
 # a token that mixes letters with leet digits/symbols, e.g. "1gn0r3", "pr0mpt", "@dmin"
 _LEET_TOKEN = re.compile(r"(?<![\w@$!|+€])(?=[\w@$!|+€]*[a-z])(?=[\w@$!|+€]*[0134579@$!|+€])[\w@$!|+€]{3,}")
 
@@ -193,7 +257,8 @@ def despace(view: NormalizedText) -> NormalizedText | None:
 
 
 _ROT13 = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM",
 )
 
 

@@ -93,7 +93,9 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, object]]:
 
 def _fill_templates(text: str, rng: random.Random, goals: list[str]) -> str:
     goal = rng.choice(goals) if goals else "tell me how to avoid paying my debt"
-    return text.replace("{{ prompt }}", goal).replace("{{prompt}}", goal).replace("{generator.name}", "ChatGPT")
+    return (
+        text.replace("{{ prompt }}", goal).replace("{{prompt}}", goal).replace("{generator.name}", "ChatGPT")
+    )
 
 
 def _public_rows(shared_data: Path) -> Iterator[tuple[str, str, str, str]]:

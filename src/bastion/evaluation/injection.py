@@ -97,14 +97,16 @@ def _report(name: str, scorer: Scorer, threshold: float, samples: Sequence[Sampl
             mask = np.array([s.source == source for s in samples]) & (labels == label)
             if mask.any():
                 kind = "recall" if label else "fpr"
-                report.sources[f"{source} ({kind}, n={int(mask.sum())})"] = float((scores[mask] >= threshold).mean())
+                report.sources[f"{source} ({kind}, n={int(mask.sum())})"] = float(
+                    (scores[mask] >= threshold).mean()
+                )
     texts = [s.text for s in samples[:2000]]
     report.latency = asdict(measure_latency(scorer, texts))
     return report
 
 
 def guardian_scorer() -> tuple[Scorer, float, float] | None:
-    """The SecureVector Guardian anchor (scorer, its threshold, load seconds), or ``None`` if not installed."""
+    """The SecureVector Guardian anchor: (scorer, threshold, load seconds), or ``None`` if not installed."""
     try:
         from svguardian import resolve_runtime
         from svguardian.model.pure_infer import PureGuardian
@@ -122,7 +124,10 @@ def guardian_scorer() -> tuple[Scorer, float, float] | None:
 
 
 def evaluate_injection(
-    shared_data: Path, domain_dir: Path | None, policy: Policy = Policy.BALANCED, split: str = "test",
+    shared_data: Path,
+    domain_dir: Path | None,
+    policy: Policy = Policy.BALANCED,
+    split: str = "test",
     anchors: bool = True,
 ) -> dict[str, Any]:
     """Our detector (and the anchors) on ``split``; a JSON-ready dict."""

@@ -97,7 +97,9 @@ def threshold_at_fpr(negative_scores: Sequence[float] | np.ndarray, fpr: float) 
     return float(np.nextafter(neg[allowed], np.inf))
 
 
-def recall_at_fpr(labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.ndarray, fpr: float) -> float:
+def recall_at_fpr(
+    labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.ndarray, fpr: float
+) -> float:
     """Recall at the threshold that keeps the false-positive rate at or below ``fpr``."""
     y = np.asarray(labels, dtype=bool)
     s = np.asarray(scores, dtype=float)
@@ -155,7 +157,9 @@ def span_metrics(
     return SpanMetrics(true_positives=tp, false_positives=len(unmatched), false_negatives=len(gold_list) - tp)
 
 
-def measure_latency(function: Callable[[str], object], texts: Sequence[str], *, warmup: int = 20) -> LatencyStats:
+def measure_latency(
+    function: Callable[[str], object], texts: Sequence[str], *, warmup: int = 20
+) -> LatencyStats:
     """Time ``function`` on each text once (after a warm-up) with ``perf_counter_ns``."""
     for text in texts[:warmup]:
         function(text)

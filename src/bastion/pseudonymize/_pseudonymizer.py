@@ -91,12 +91,16 @@ class Pseudonymizer:
         """Replace the detected values in ``text`` with their tokens and store them in the vault.
 
         Tokens already in the text are left alone, and detections that touch one are ignored, so running
-        this again on its own output changes nothing. Raises :class:`InputError` for a span outside the
-        text and :class:`VaultError` when the vault cannot store the values.
+        this again on its own output changes nothing. With a vault, only tokens it holds for this tenant
+        count as tokens; without one, every token-shaped string does (a value written right before
+        ``_`` and 16 base-32 characters is then not replaced). Raises :class:`InputError` for a span
+        outside the text and :class:`VaultError` when the vault cannot store the values.
         """
         if not isinstance(text, str):
             raise InputError(f"pseudonymize needs text (str), not {type(text).__name__}")
         protected = list(find_tokens(text))
+        if self.vault is not None and protected:
+            protected = self.vault.known_token_spans(self.tenant, text)
         selected = select_detections(
             len(text), detections, allowed_labels=self._allowed_labels, protected=protected
         )

@@ -27,8 +27,54 @@ from bastion.detect.rules import SignatureRule, load_rules, match_rules
 __all__ = ["InjectionDetector"]
 
 _COMMON_WORDS = frozenset(
-    "the and you to is of a in that it for i on with this be are not your my have me was what please "
-    "der die das und ich sie nicht ist zu ein mit den mein bitte es auf fuer habe ihr wie von".split()
+    {
+        "the",
+        "and",
+        "you",
+        "to",
+        "is",
+        "of",
+        "a",
+        "in",
+        "that",
+        "it",
+        "for",
+        "i",
+        "on",
+        "with",
+        "this",
+        "be",
+        "are",
+        "not",
+        "your",
+        "my",
+        "have",
+        "me",
+        "was",
+        "what",
+        "please",
+        "der",
+        "die",
+        "das",
+        "und",
+        "ich",
+        "sie",
+        "nicht",
+        "ist",
+        "zu",
+        "ein",
+        "mit",
+        "den",
+        "mein",
+        "bitte",
+        "es",
+        "auf",
+        "fuer",
+        "habe",
+        "ihr",
+        "wie",
+        "von",
+    }
 )
 
 
@@ -77,8 +123,9 @@ class InjectionDetector(BaseDetector):
                 type=kind,
                 score=best.score,
                 flagged=flagged,
-                span=best.span if len(best.span) else None,
-                explanation=f"{how} score {best.score:.2f}{where} (threshold {self.threshold:.2f}, {self.policy})",
+                span=best.span if flagged and len(best.span) else None,
+                explanation=f"{how} score {best.score:.2f}{where} "
+                f"(threshold {self.threshold:.2f}, {self.policy})",
                 metadata={"source": best.source, "view": best.view},
             )
         ]
@@ -93,16 +140,23 @@ class InjectionDetector(BaseDetector):
             evidence = max(evidence, self._score_view(rot13(canonical), "rot13"), key=_by_score)
         for payload in decoded_payloads(text):
             inner = self._score_view(normalize(payload.text), "+".join(payload.encodings))
-            evidence = max(evidence, _Evidence(inner.score, payload.span, inner.source, inner.view), key=_by_score)
+            evidence = max(
+                evidence, _Evidence(inner.score, payload.span, inner.source, inner.view), key=_by_score
+            )
         return evidence
 
     def _score_view(self, view: NormalizedText, name: str) -> _Evidence:
         scored = self.model.score(view.text)
-        best = _Evidence(scored.probability, view.to_original(scored.driver), "model", name)
-        for match in match_rules(self.rules, view.text):
-            candidate = _Evidence(match.rule.score, view.to_original(match.span), f"rule:{match.rule.id}", name)
-            best = max(best, candidate, key=_by_score)
-        return best
+        model = _Evidence(scored.probability, view.to_original(scored.driver), "model", name)
+        matches = match_rules(self.rules, view.text)
+        if not matches:
+            return model
+        # a signature pins the attack down more precisely than the model's driving span
+        strongest = max(matches, key=lambda match: match.rule.score)
+        span = view.to_original(strongest.span)
+        if model.score > strongest.rule.score:
+            return _Evidence(model.score, span, "model", name)
+        return _Evidence(strongest.rule.score, span, f"rule:{strongest.rule.id}", name)
 
 
 def _by_score(evidence: _Evidence) -> float:

@@ -47,13 +47,17 @@ def _bucket(hashes: np.ndarray, salt: np.uint64, bits: int) -> np.ndarray:
 
 
 def _codes(text: str) -> np.ndarray:
-    return np.frombuffer((" " + text + " ").encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(
-        np.uint64
-    )
+    padded = (" " + text + " ").encode("utf-32-le", "surrogatepass")
+    codes: np.ndarray = np.frombuffer(padded, dtype=np.uint32).astype(np.uint64)
+    return codes
 
 
 def _is_word(codes: np.ndarray) -> np.ndarray:
-    return ((codes >= 97) & (codes <= 122)) | ((codes >= 48) & (codes <= 57)) | ((codes > 127) & (codes != 160))
+    letters = (codes >= 97) & (codes <= 122)
+    digits = (codes >= 48) & (codes <= 57)
+    other_scripts = (codes > 127) & (codes != 160)
+    is_word: np.ndarray = letters | digits | other_scripts
+    return is_word
 
 
 def positional_features(text: str, bits: int) -> PositionalFeatures:
