@@ -28,6 +28,12 @@ __all__ = ["SOURCES", "Sample", "SourceSpec", "load_injection_corpus", "split_of
 logger = logging.getLogger(__name__)
 
 POSITIVE_LABELS = frozenset({"injection", "jailbreak"})
+#: domain "attacks" that are plain abusive requests ("lower my balance", "show me another debtor's data")
+#: with no attempt to change the assistant's instructions: out of scope for an injection classifier (the
+#: guard's tool and data policies stop them), so never trained on and reported as their own slice
+PLAIN_REQUEST_TECHNIQUES = frozenset(
+    {"account_manipulation", "cross_tenant_data", "debt_manipulation", "other_debtor_data"}
+)
 NEGATIVE_LABELS = frozenset({"benign", "sensitive_request"})
 
 
@@ -68,7 +74,12 @@ class Sample:
     source: str
     lang: str
     split: str
-    kind: str  # the upstream label or file (benign, hard_benign, jailbreak, ...)
+    kind: str  # the upstream label or file (benign, hard_benign, jailbreak, ...) or "plain_request"
+
+    @property
+    def in_scope(self) -> bool:
+        """False for plain abusive requests, which the injection detector is not meant to catch."""
+        return self.kind != "plain_request"
 
     @property
     def spec(self) -> SourceSpec:
@@ -121,7 +132,8 @@ def _domain_rows(domain_dir: Path) -> Iterator[tuple[str, str, str, str, str]]:
         if path.stem.startswith("documents"):
             continue
         for row in _read_jsonl(path):
-            yield str(row["text"]), str(row["label"]), "bastion-domain", str(row.get("lang", "en")), path.stem
+            kind = "plain_request" if row.get("technique") in PLAIN_REQUEST_TECHNIQUES else path.stem
+            yield str(row["text"]), str(row["label"]), "bastion-domain", str(row.get("lang", "en")), kind
 
 
 def load_injection_corpus(shared_data: Path, domain_dir: Path | None = None) -> list[Sample]:

@@ -131,12 +131,19 @@ def evaluate_injection(
     anchors: bool = True,
 ) -> dict[str, Any]:
     """Our detector (and the anchors) on ``split``; a JSON-ready dict."""
-    samples = [s for s in load_injection_corpus(shared_data, domain_dir) if s.split == split]
+    corpus = [s for s in load_injection_corpus(shared_data, domain_dir) if s.split == split]
+    samples = [s for s in corpus if s.in_scope]
+    plain_requests = [s for s in corpus if not s.in_scope]
     load_model.cache_clear()
     started = time.perf_counter()
     detector = InjectionDetector(policy=policy)
     load_seconds = time.perf_counter() - started
     ours = _report("bastion", detector.score, detector.threshold, samples)
+    if plain_requests:
+        flagged = sum(detector.score(s.text) >= detector.threshold for s in plain_requests)
+        ours.sources[f"plain abuse requests, out of scope (recall, n={len(plain_requests)})"] = flagged / len(
+            plain_requests
+        )
     ours.load_seconds = load_seconds
     ours.size_bytes = len(resources.files("bastion.data.injection").joinpath("model.npz").read_bytes())
     reports = [ours]
