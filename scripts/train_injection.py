@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--domain", type=Path, default=ROOT / "datasets" / "domain")
     parser.add_argument("--bits", type=int, default=18)
-    parser.add_argument("--c", type=float, nargs="*", default=[1.0, 2.0, 4.0, 8.0])
+    parser.add_argument("--c", type=float, nargs="*", default=[16.0, 32.0, 64.0])
     parser.add_argument("--output", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
 

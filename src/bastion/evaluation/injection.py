@@ -4,7 +4,9 @@ Slices:
 
 - ``customer:<lang>`` -- attacks of that language against benign customer traffic of that language
   (banking77, NLU++ and our domain messages): the product bar (recall at 1 % FPR).
-- ``all:<lang>`` -- attacks against every benign text of that language (incl. xSID, deepset, XSTest).
+- ``all:<lang>`` -- the same attacks against every benign text of that language (incl. xSID, deepset, XSTest).
+- ``never-trained:<lang>`` -- attacks from sources we never train on (XSafety: research-use-only licence,
+  labels by category, some rows harmless) against that language's customer traffic.
 - per source -- the share flagged at the policy threshold (recall for attack sources, FPR for benign ones).
 
 Anchors run on the same texts when installed: ``securevector-guardian-model`` (pure-Python TF-IDF model).
@@ -81,17 +83,19 @@ def _report(name: str, scorer: Scorer, threshold: float, samples: Sequence[Sampl
     langs = np.array([s.lang if s.lang in ("en", "de") else "other" for s in samples])
     customer = np.array([s.spec.customer_traffic for s in samples])
     report = ScorerReport(name, threshold)
+    external = np.array([not s.spec.trainable for s in samples])
     report.slices.append(_slice("all", scores[labels], scores[~labels], threshold))
     for lang in ("en", "de", "other"):
-        attacks = scores[labels & (langs == lang)]
-        if len(attacks) == 0:
-            continue
-        if (~labels & customer & (langs == lang)).any():
-            report.slices.append(
-                _slice(f"customer:{lang}", attacks, scores[~labels & customer & (langs == lang)], threshold)
-            )
-        if (~labels & (langs == lang)).any():
-            report.slices.append(_slice(f"all:{lang}", attacks, scores[~labels & (langs == lang)], threshold))
+        in_lang = langs == lang
+        attacks = scores[labels & in_lang & ~external]
+        customer_benign = scores[~labels & customer & in_lang]
+        if len(attacks) and len(customer_benign):
+            report.slices.append(_slice(f"customer:{lang}", attacks, customer_benign, threshold))
+        if len(attacks) and (~labels & in_lang).any():
+            report.slices.append(_slice(f"all:{lang}", attacks, scores[~labels & in_lang], threshold))
+        held_out = scores[labels & in_lang & external]
+        if len(held_out) and len(customer_benign):
+            report.slices.append(_slice(f"never-trained:{lang}", held_out, customer_benign, threshold))
     for source in sorted({s.source for s in samples}):
         for label in (True, False):
             mask = np.array([s.source == source for s in samples]) & (labels == label)

@@ -16,7 +16,7 @@ import numpy as np
 
 from bastion.core.types import Policy
 from bastion.detect.injection.detector import InjectionDetector
-from bastion.detect.injection.features import feature_vector
+from bastion.detect.injection.features import CHAR_NGRAMS, feature_vector
 from bastion.detect.injection.model import LinearModel, model_from_arrays
 from bastion.detect.normalize import normalize
 from bastion.evaluation.datasets import Sample
@@ -25,7 +25,7 @@ from bastion.evaluation.metrics import recall_at_fpr, roc_auc, threshold_at_fpr
 __all__ = ["DOMAIN_WEIGHT", "POLICY_FPR", "TrainingResult", "model_arrays", "train_injection_model"]
 
 #: false-positive rate on validation customer traffic that fixes each policy's threshold
-POLICY_FPR = {Policy.STRICT: 0.015, Policy.BALANCED: 0.005, Policy.PERMISSIVE: 0.001}
+POLICY_FPR = {Policy.STRICT: 0.03, Policy.BALANCED: 0.01, Policy.PERMISSIVE: 0.003}
 #: our own domain messages count this many times in the loss (they are what the users' traffic looks like)
 DOMAIN_WEIGHT = 3.0
 
@@ -41,7 +41,7 @@ def _matrix(samples: Sequence[Sample], bits: int) -> Any:
 
     indptr, indices, values = [0], [], []
     for sample in samples:
-        idx, val = feature_vector(normalize(sample.text).text, bits)
+        idx, val = feature_vector(normalize(sample.text).text, bits, CHAR_NGRAMS)
         indices.append(idx)
         values.append(val)
         indptr.append(indptr[-1] + len(idx))
@@ -64,7 +64,7 @@ def train_injection_model(
     train: Sequence[Sample],
     validation: Sequence[Sample],
     bits: int = 18,
-    c_values: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
+    c_values: Sequence[float] = (16.0, 32.0, 64.0),
 ) -> TrainingResult:
     """Fit, pick C on validation, set each policy's threshold at its FPR on validation customer traffic."""
     from sklearn.linear_model import LogisticRegression
@@ -96,7 +96,8 @@ def train_injection_model(
         "C": classifier.C,
         "train_samples": len(train),
         "train_positives": int(y_train.sum()),
-        "features": f"hashed char 3-5 grams + word 1-2 grams, 2**{bits} buckets",
+        "features": f"hashed char {CHAR_NGRAMS} grams + word 1-2 grams, 2**{bits} buckets",
+        "char_ngrams": list(CHAR_NGRAMS),
     }
     coefficients = np.asarray(classifier.coef_[0], dtype=np.float32)
     bias = float(classifier.intercept_[0])
@@ -105,7 +106,19 @@ def train_injection_model(
     )
     detector = InjectionDetector(model=provisional, threshold=0.5)
     scores = np.array([detector.score(s.text) for s in validation])
-    thresholds = {p: threshold_at_fpr(scores[customer], fpr) for p, fpr in POLICY_FPR.items()}
+    # each group of customer traffic must stay within the policy's FPR on its own, so the large and easy
+    # public banking sets cannot hide false positives on our harder domain messages
+    groups = [
+        np.array([s.source != "bastion-domain" for s in validation]) & customer,
+        *(
+            np.array([s.source == "bastion-domain" and s.lang == lang for s in validation]) & customer
+            for lang in ("en", "de")
+        ),
+    ]
+    thresholds = {
+        p: max(threshold_at_fpr(scores[group], fpr) for group in groups if group.any())
+        for p, fpr in POLICY_FPR.items()
+    }
     for policy, threshold in thresholds.items():
         recall = float((scores[positives] >= threshold).mean())
         fpr = float((scores[customer] >= threshold).mean())

@@ -7,7 +7,7 @@ window by window in one pass, and the positions that drove a verdict map straigh
 Features of a normalised text ``s`` (see :mod:`bastion.detect.normalize`), padded with one space on
 each side:
 
-- character n-grams for n in :data:`CHAR_NGRAMS`;
+- character n-grams for n in ``char_ngrams`` (default :data:`CHAR_NGRAMS`);
 - word unigrams and bigrams (a word is a run of letters and digits).
 
 Each feature is hashed into ``2**bits`` buckets with a 64-bit polynomial hash and a multiplicative mix.
@@ -23,7 +23,8 @@ import numpy as np
 
 __all__ = ["CHAR_NGRAMS", "PositionalFeatures", "feature_vector", "positional_features"]
 
-CHAR_NGRAMS = (3, 4, 5)
+#: default character n-gram lengths (a model file records the ones it was trained with)
+CHAR_NGRAMS = (2, 3, 4, 5)
 _BASE = np.uint64(1_000_003)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _BIGRAM = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -60,7 +61,9 @@ def _is_word(codes: np.ndarray) -> np.ndarray:
     return is_word
 
 
-def positional_features(text: str, bits: int) -> PositionalFeatures:
+def positional_features(
+    text: str, bits: int, char_ngrams: tuple[int, ...] = CHAR_NGRAMS
+) -> PositionalFeatures:
     """All features of the normalised ``text`` with their positions."""
     codes = _codes(text)
     length = len(codes)
@@ -69,11 +72,11 @@ def positional_features(text: str, bits: int) -> PositionalFeatures:
     lengths: list[np.ndarray] = []
     with np.errstate(over="ignore"):
         rolling = codes.copy()
-        for n in range(2, max(CHAR_NGRAMS) + 1):
+        for n in range(2, max(char_ngrams) + 1):
             if length < n:
                 break
             rolling = rolling[:-1] * _BASE + codes[n - 1 :]
-            if n in CHAR_NGRAMS:
+            if n in char_ngrams:
                 buckets.append(_bucket(rolling ^ np.uint64(n), _SALT_CHAR, bits))
                 starts.append(np.arange(len(rolling), dtype=np.int64) - 1)
                 lengths.append(np.full(len(rolling), n, dtype=np.int64))
@@ -111,9 +114,11 @@ def _word_features(codes: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray
     )
 
 
-def feature_vector(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
+def feature_vector(
+    text: str, bits: int, char_ngrams: tuple[int, ...] = CHAR_NGRAMS
+) -> tuple[np.ndarray, np.ndarray]:
     """Sparse feature vector of a whole normalised text: ``(bucket indices, values)``."""
-    features = positional_features(text, bits)
+    features = positional_features(text, bits, char_ngrams)
     if len(features.buckets) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     indices, counts = np.unique(features.buckets, return_counts=True)

@@ -48,6 +48,7 @@ class LinearModel:
     weights: np.ndarray  # float32, 2**bits
     bias: float
     bits: int
+    char_ngrams: tuple[int, ...]
     thresholds: dict[Policy, float]
     info: dict[str, Any]
 
@@ -72,7 +73,7 @@ class LinearModel:
 
     def _contributions(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Per position: summed weight of the features starting there, and how many start there."""
-        features = positional_features(text, self.bits)
+        features = positional_features(text, self.bits, self.char_ngrams)
         size = max(len(text), 1)
         weights = np.bincount(features.starts, weights=self.weights[features.buckets], minlength=size)
         counts = np.bincount(features.starts, minlength=size).astype(np.float64)
@@ -132,6 +133,7 @@ def model_from_arrays(arrays: Any) -> LinearModel:
             weights=np.asarray(arrays["weights"], dtype=np.float32),
             bias=float(arrays["bias"]),
             bits=int(arrays["bits"]),
+            char_ngrams=tuple(int(n) for n in info["char_ngrams"]),
             thresholds=thresholds,
             info=info,
         )

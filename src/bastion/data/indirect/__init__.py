@@ -1,0 +1,1 @@
+"""Data of the indirect-injection detector: signature rules and policy thresholds."""
