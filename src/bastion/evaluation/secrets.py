@@ -268,7 +268,7 @@ def score_by_kind(
 def recall_by_type(
     rows: Sequence[LabelledText], found: Sequence[Sequence[FoundSpan]]
 ) -> dict[str, tuple[int, int]]:
-    """For each labelled type: ``(found, total)``, a labelled secret counting as found when any span overlaps it."""
+    """For each labelled type ``(found, total)``; a secret counts as found when any found span overlaps it."""
     counts: dict[str, list[int]] = {}
     for row, spans in zip(rows, found, strict=True):
         for secret in row.secrets:

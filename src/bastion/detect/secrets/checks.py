@@ -36,12 +36,16 @@ __all__ = [
     "LookAlikes",
     "Validator",
     "character_classes",
+    "combine_patterns",
     "is_iban",
     "is_sequential",
     "is_uuid",
     "name_parts",
     "shannon_entropy",
 ]
+
+#: German compounds that end like this name a password (``Datenbankpasswort``, ``Einmalkennwort``)
+_COMPOUND_PASSWORD_ENDINGS = ("passwort", "kennwort", "password")
 
 #: values longer than this are not compared against placeholder markers (long random bodies would
 #: contain short marker words by chance)
@@ -114,14 +118,17 @@ class LookAlikes:
         if any(part in self.deny_name_words for part in parts):
             return False
         for index, part in enumerate(parts):
-            if part in self.secret_name_words:
+            if part in self.secret_name_words or part.endswith(_COMPOUND_PASSWORD_ENDINGS):
                 return True
             if part in self.key_words and index > 0 and parts[index - 1] in self.key_qualifiers:
                 return True
         return False
 
     def names_a_password(self, parts: list[str]) -> bool:
-        return any(part in self.password_name_words for part in parts)
+        """True for password-like names, German compounds included (``Einmalpasswort``, ``Adminkennwort``)."""
+        return any(
+            part in self.password_name_words or part.endswith(_COMPOUND_PASSWORD_ENDINGS) for part in parts
+        )
 
 
 #: a validator gets the candidate and the look-alike lists and answers with a :class:`Check`
@@ -155,17 +162,18 @@ def character_classes(value: str) -> int:
 
 
 _SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm")
+_SEQUENCE_STEPS = frozenset(sequence[i : i + 2] for sequence in _SEQUENCES for i in range(len(sequence) - 1))
 
 
 def is_sequential(value: str) -> bool:
-    """True when most neighbouring characters follow each other in the alphabet, digits or a keyboard row."""
-    folded = value.casefold()
+    """True when most neighbouring characters follow each other in the alphabet, digits or a keyboard row.
+
+    Only the first 64 characters are looked at: made-up sequences are short.
+    """
+    folded = value[:64].casefold()
     if len(folded) < 8:
         return False
-    steps = 0
-    for first, second in zip(folded, folded[1:], strict=False):
-        if any(f"{first}{second}" in sequence for sequence in _SEQUENCES):
-            steps += 1
+    steps = sum(1 for index in range(len(folded) - 1) if folded[index : index + 2] in _SEQUENCE_STEPS)
     return steps >= 0.7 * (len(folded) - 1)
 
 
@@ -187,7 +195,9 @@ def is_iban(value: str) -> bool:
     return int(digits) % 97 == 1
 
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-zäöüß0-9])(?=[A-ZÄÖÜ])|(?<=[A-ZÄÖÜ])(?=[A-ZÄÖÜ][a-zäöüß])|(?<=[^\W\d_])(?=\d)")
+_CAMEL_BOUNDARY = re.compile(
+    r"(?<=[a-zäöüß0-9])(?=[A-ZÄÖÜ])|(?<=[A-ZÄÖÜ])(?=[A-ZÄÖÜ][a-zäöüß])|(?<=[^\W\d_])(?=\d)"
+)
 _NAME_SEPARATOR = re.compile(r"[\W_]+")
 
 
@@ -288,7 +298,9 @@ def _check_jwt(candidate: Candidate, look_alikes: LookAlikes) -> Check:
     return Check.ACCEPT if _decode_json_object(payload) is not None else Check.REJECT
 
 
-_EXAMPLE_HOSTS = re.compile(r"(?i)(?:[\w-]+\.)*example\.(?:com|org|net)\b|(?:host|hostname|your[\w.-]*|domain\.tld)(?![\w.-])")
+_EXAMPLE_HOSTS = re.compile(
+    r"(?i)(?:[\w-]+\.)*example\.(?:com|org|net)\b|(?:host|hostname|your[\w.-]*|domain\.tld)(?![\w.-])"
+)
 
 
 def _check_url_password(candidate: Candidate, look_alikes: LookAlikes) -> Check:
@@ -311,8 +323,9 @@ _CONNECTION_CONTEXT = re.compile(
 
 
 def _check_connection_string(candidate: Candidate, look_alikes: LookAlikes) -> Check:
-    """``Password=`` counts when a connection string surrounds it (``Server=``, ``Uid=``, ``jdbc:``)."""
+    """``Password=`` counts inside a connection string on the same line (``Server=``, ``jdbc:``)."""
     window = candidate.text[max(0, candidate.start - 400) : candidate.start]
+    window = window[window.rfind("\n") + 1 :]
     if not _CONNECTION_CONTEXT.search(window):
         return Check.REJECT
     value = candidate.value.strip("{}")
@@ -350,11 +363,14 @@ def _check_basic_auth(candidate: Candidate, look_alikes: LookAlikes) -> Check:
 _NAME_CHARACTERS = re.compile(r"[\w.\-]{1,40}\Z")
 _CODE_REFERENCE = re.compile(r"[A-Za-z_]+(?:\.[A-Za-z_]+)+(?:\(\))?")
 _ENVIRONMENT_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
-_FILE_NAME = re.compile(r"(?i).+\.(?:json|pem|key|crt|cer|txt|ya?ml|env|ini|cfg|conf|p12|pfx|jks|keystore|gpg|asc)")
+_FILE_NAME = re.compile(
+    r"(?i).+\.(?:json|pem|key|crt|cer|txt|ya?ml|env|ini|cfg|conf|p12|pfx|jks|keystore|gpg|asc)"
+)
 _PATH = re.compile(r"(?:/|\./|\.\./|~/|\\\\|[A-Za-z]:\\)")
 _WORD = re.compile(r"[A-ZÄÖÜ]?[a-zäöüß]+")
 _JOINED_WORDS = re.compile(r"[A-Za-zÄÖÜäöüß]+(?:[-_. ][A-Za-zÄÖÜäöüß]+)+|(?:[A-ZÄÖÜ][a-zäöüß]+){2,}")
 _NUMBER = re.compile(r"[\d.,:+-]+")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z_.\-]{2,60}=")
 _PASSWORD_HASH = re.compile(r"\$(?:2[abxy]?|argon2(?:id|i|d)|[156]|scrypt|pbkdf2[\w-]*)\$.{8,200}")
 
 
@@ -370,11 +386,11 @@ def _assignment_name(candidate: Candidate) -> str:
 
 def _is_reference(value: str, quoted: bool) -> bool:
     """True for code, paths, URLs and environment-variable names instead of a literal secret."""
-    if "://" in value or _PATH.match(value) or _FILE_NAME.fullmatch(value):
+    if "://" in value or value.startswith("--") or _PATH.match(value) or _FILE_NAME.fullmatch(value):
         return True
     if _CODE_REFERENCE.fullmatch(value) or _ENVIRONMENT_NAME.fullmatch(value):
         return True
-    return not quoted and (value.startswith(("$", "%")) or any(char in value for char in "()[]{}"))
+    return not quoted and any(char in value for char in "()[]{}")
 
 
 def _check_assignment(candidate: Candidate, look_alikes: LookAlikes) -> Check:
@@ -393,11 +409,19 @@ def _check_assignment(candidate: Candidate, look_alikes: LookAlikes) -> Check:
         return Check.REJECT
     if value.count(" ") >= 2 or _NUMBER.fullmatch(value):
         return Check.REJECT
-    core = value.strip(".,;:!?")
-    if _WORD.fullmatch(core) or _JOINED_WORDS.fullmatch(core) or is_sequential(core):
+    if not candidate.quoted and _ASSIGNMENT.match(value):
+        return Check.REJECT
+    core = value.strip(".,;:")
+    bare = core.strip("!?")
+    if _WORD.fullmatch(bare) or _JOINED_WORDS.fullmatch(bare) or is_sequential(core):
         return Check.REJECT
     classes = character_classes(core)
     entropy = shannon_entropy(core)
+    if (candidate.group("separator") or "=").isspace():
+        # "password Xy7#..." in prose: no separator, so the value itself must look made up
+        strong = classes >= 3 or (len(core) >= 16 and classes >= 2 and any(c.isdigit() for c in core))
+        if not strong or not look_alikes.names_a_password(parts):
+            return Check.REJECT
     if look_alikes.names_a_password(parts):
         if len(core) < 6 or classes < 2:
             return Check.REJECT

@@ -1,13 +1,14 @@
-"""The secrets detector: credentials, API keys, tokens and private keys in any text.
+r"""The secrets detector: credentials, API keys, tokens and private keys in any text.
 
 How a text is scanned:
 
 1. **Prefilter.** The text is lower-cased once and each rule's keywords are looked up with ``in``; only
    rules with a keyword present run (a few rules without keywords always run). Most texts run a
    handful of regular expressions.
-2. **Match.** Each rule's pattern (all quantifiers bounded, every pattern anchored on a boundary that
-   its body cannot match, so each start position is tried at most once per run of characters) gives
-   candidates; the span is the rule's ``secret`` group, never the variable name.
+2. **Match.** Each rule's pattern gives candidates; the span is the rule's ``secret`` group, never the
+   variable name. Patterns bound every quantifier and put a token's literal prefix first with the
+   boundary check right after it (``sk-(?<![\w-]sk-)``): the engine jumps to the prefix and rejects a
+   start inside a run of token characters at once, so a scan stays linear in the text.
 3. **Check.** Look-alikes are dropped (documentation keys, placeholders, sequential strings, low
    entropy), then the rule's validator confirms or rejects (see :mod:`bastion.detect.secrets.checks`).
 4. **Resolve.** Overlapping candidates keep the one of the highest rule priority (a GitHub token beats
@@ -167,8 +168,8 @@ class SecretsDetector(BaseDetector):
                     end -= 1
                 candidate = Candidate(candidate.text, start, end, candidate.match, candidate.quoted)
             value = candidate.value
-            if not value or self.look_alikes.is_documentation_example(value):
-                return None
+            if not value or not value.isprintable() or self.look_alikes.is_documentation_example(value):
+                return None  # zero-width or control characters: obfuscated text, not a literal secret
             if self.look_alikes.is_placeholder(value) or is_sequential(value):
                 return None
             if rule.entropy_min and shannon_entropy(value) < rule.entropy_min:

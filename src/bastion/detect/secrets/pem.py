@@ -17,7 +17,7 @@ __all__ = ["MAX_BODY_CHARS", "PemMarkers"]
 MAX_BODY_CHARS = 65_536
 
 _MARKER = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]{1,40}-----")
-_TRUNCATED_BODY = re.compile(r"[A-Za-z0-9+/=\s\\]{0,%d}" % MAX_BODY_CHARS)
+_TRUNCATED_BODY = re.compile(rf"[A-Za-z0-9+/=\s\\]{{0,{MAX_BODY_CHARS}}}")
 _KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{40}")
 _TRAILING_ESCAPES = ("\\n", "\\r", "\\t")
 

@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bastion.core.errors import ConfigError
 from bastion.detect.secrets.checks import VALIDATORS, LookAlikes, Validator, combine_patterns
 
-__all__ = ["RuleExamples", "SecretRule", "SpanKind", "load_look_alikes", "load_rules"]
+__all__ = [
+    "RuleExamples",
+    "SecretRule",
+    "SpanKind",
+    "load_look_alikes",
+    "load_rules",
+    "parse_rules",
+    "rule_files",
+]
 
 DATA_PACKAGE = "bastion.data.secrets"
 LOOK_ALIKES_FILE = "suppressions.yaml"
@@ -130,9 +138,7 @@ def _compile(model: _RuleModel, source: str) -> SecretRule:
         pattern = re.compile(model.regex)
     except re.error as error:
         raise ConfigError(f"{source}: rule {model.id}: invalid regex: {error}") from error
-    groups = sorted(
-        (index, name) for name, index in pattern.groupindex.items() if name.startswith("secret")
-    )
+    groups = sorted((index, name) for name, index in pattern.groupindex.items() if name.startswith("secret"))
     return SecretRule(
         id=model.id,
         type=model.type,
@@ -162,6 +168,15 @@ def rule_files() -> list[str]:
     )
 
 
+def parse_rules(raw: Any, source: str) -> list[SecretRule]:
+    """Validate and compile the rules of one parsed YAML document; errors name ``source``."""
+    try:
+        parsed = _RuleFileModel.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {error}") from error
+    return [_compile(model, source) for model in parsed.rules]
+
+
 @cache
 def load_rules() -> tuple[SecretRule, ...]:
     """All rules from the ``rules_*.yaml`` files, compiled; rule ids are unique."""
@@ -169,15 +184,11 @@ def load_rules() -> tuple[SecretRule, ...]:
     seen: set[str] = set()
     for name in rule_files():
         source = f"{DATA_PACKAGE}/{name}"
-        try:
-            parsed = _RuleFileModel.model_validate(_read_yaml(name))
-        except ValidationError as error:
-            raise ConfigError(f"{source}: {error}") from error
-        for model in parsed.rules:
-            if model.id in seen:
-                raise ConfigError(f"{source}: rule id {model.id!r} is defined twice")
-            seen.add(model.id)
-            rules.append(_compile(model, source))
+        for rule in parse_rules(_read_yaml(name), source):
+            if rule.id in seen:
+                raise ConfigError(f"{source}: rule id {rule.id!r} is defined twice")
+            seen.add(rule.id)
+            rules.append(rule)
     if not rules:
         raise ConfigError(f"{DATA_PACKAGE}: no secret rules found")
     return tuple(rules)

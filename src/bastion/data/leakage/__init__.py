@@ -1,0 +1,1 @@
+"""Word lists and HTML tables of the output-leakage detector (:mod:`bastion.detect.leakage`)."""
