@@ -17,7 +17,7 @@ import numpy as np
 from bastion.core.types import Policy
 from bastion.detect.injection.detector import InjectionDetector
 from bastion.detect.injection.features import CHAR_NGRAMS, feature_vector
-from bastion.detect.injection.model import LinearModel, model_from_arrays
+from bastion.detect.injection.model import POLICY_SCORES, LinearModel, model_from_arrays
 from bastion.detect.normalize import normalize
 from bastion.evaluation.datasets import Sample
 from bastion.evaluation.metrics import recall_at_fpr, roc_auc, threshold_at_fpr
@@ -102,8 +102,11 @@ def train_injection_model(
     coefficients = np.asarray(classifier.coef_[0], dtype=np.float32)
     bias = float(classifier.intercept_[0])
     provisional = model_from_arrays(
-        model_arrays(coefficients, bias, bits, {**info, "thresholds": {str(p): 0.5 for p in Policy}})
+        model_arrays(
+            coefficients, bias, bits, {**info, "thresholds": {str(p): POLICY_SCORES[p] for p in Policy}}
+        )
     )
+    # with the policy scores as thresholds the calibration is the identity: the detector reports probabilities
     detector = InjectionDetector(model=provisional, threshold=0.5)
     scores = np.array([detector.score(s.text) for s in validation])
     # each group of customer traffic must stay within the policy's FPR on its own, so the large and easy

@@ -9,7 +9,8 @@ For each text it scores several views and keeps the highest score:
 5. the signature rules (:file:`bastion/data/injection/rules.yaml`) on each of these views.
 
 It returns one whole-text :class:`Detection` with the score, whether it passes the policy's threshold,
-and the span of the original text that drove the score.
+and the span of the original text that drove the score. The score is a risk score: the model probability
+mapped so that the policy thresholds are fixed at 0.4 (strict), 0.5 (balanced) and 0.6 (permissive).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from bastion.core.types import Detection, Policy, Span
 from bastion.detect.base import DEFAULT_MAX_CHARS, BaseDetector, ScanContext
 from bastion.detect.decode import decoded_payloads
-from bastion.detect.injection.model import LinearModel, load_model
+from bastion.detect.injection.model import POLICY_SCORES, LinearModel, load_model
 from bastion.detect.normalize import NormalizedText, deleet, despace, normalize, rot13
 from bastion.detect.rules import SignatureRule, load_rules, match_rules
 
@@ -105,7 +106,7 @@ class InjectionDetector(BaseDetector):
         super().__init__(policy=policy, max_chars=max_chars)
         self.model = model or load_model()
         self.rules = load_rules("bastion.data.injection", "rules.yaml")
-        self.threshold = self.model.threshold(self.policy) if threshold is None else threshold
+        self.threshold = POLICY_SCORES[self.policy] if threshold is None else threshold
 
     def score(self, text: str) -> float:
         """The injection probability of ``text`` (the score of :meth:`detect`)."""
@@ -147,7 +148,8 @@ class InjectionDetector(BaseDetector):
 
     def _score_view(self, view: NormalizedText, name: str) -> _Evidence:
         scored = self.model.score(view.text)
-        model = _Evidence(scored.probability, view.to_original(scored.driver), "model", name)
+        risk = self.model.calibrated(scored.probability)
+        model = _Evidence(risk, view.to_original(scored.driver), "model", name)
         matches = match_rules(self.rules, view.text)
         if not matches:
             return model

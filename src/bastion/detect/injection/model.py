@@ -19,8 +19,10 @@ from bastion.core.errors import ConfigError
 from bastion.core.types import Policy, Span
 from bastion.detect.injection.features import positional_features
 
-__all__ = ["WINDOW", "LinearModel", "WindowScore", "load_model"]
+__all__ = ["POLICY_SCORES", "WINDOW", "LinearModel", "WindowScore", "load_model"]
 
+#: the detector score at which each policy flags (model probabilities are mapped onto these)
+POLICY_SCORES = {Policy.STRICT: 0.4, Policy.BALANCED: 0.5, Policy.PERMISSIVE: 0.6}
 #: texts longer than this (normalised characters) are also scored window by window
 WINDOW = 400
 STRIDE = 200
@@ -53,7 +55,21 @@ class LinearModel:
     info: dict[str, Any]
 
     def threshold(self, policy: Policy) -> float:
+        """The model probability at which ``policy`` starts flagging."""
         return self.thresholds[policy]
+
+    def calibrated(self, probability: float) -> float:
+        """Map a model probability to the detector's risk score.
+
+        The map is monotonic and piecewise linear, sending each policy's probability threshold to the fixed
+        score of :data:`POLICY_SCORES`, so scores read the same across retrained models and signature rules
+        (scored 0.85 and above) always sit above every policy threshold.
+        """
+        knots = [0.0]
+        for policy in (Policy.STRICT, Policy.BALANCED, Policy.PERMISSIVE):
+            knots.append(min(max(self.thresholds[policy], knots[-1] + 1e-6), 1.0 - 1e-6))
+        scores = [0.0, *(POLICY_SCORES[p] for p in (Policy.STRICT, Policy.BALANCED, Policy.PERMISSIVE))]
+        return float(np.interp(probability, [*knots, 1.0], [*scores, 1.0]))
 
     def score(self, text: str) -> WindowScore:
         """Score a normalised text: the whole text if short, else the best of its windows."""
