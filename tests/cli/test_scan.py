@@ -16,7 +16,13 @@ def test_scan_text_prints_one_jsonl_record() -> None:
     record = json.loads(result.stdout)
     assert record["id"] is None and record["flagged"] is True
     [detection] = record["detections"]
-    assert detection["detector"] == "injection" and set(detection) >= {"type", "score", "flagged", "start", "end"}
+    assert detection["detector"] == "injection" and set(detection) >= {
+        "type",
+        "score",
+        "flagged",
+        "start",
+        "end",
+    }
 
 
 def test_scan_input_keeps_one_line_per_input_line(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ from bastion.core.taxonomy import load_taxonomy
 from bastion.detect.base import BaseDetector, ScanContext
 from bastion.detect.registry import detectors
 
-CONTEXT = ScanContext(protected_texts=("You are the assistant of Muster Inkasso GmbH.",), canaries=("CANARY-7f3a",))
+CONTEXT = ScanContext(
+    protected_texts=("You are the assistant of Muster Inkasso GmbH.",), canaries=("CANARY-7f3a",)
+)
 ODD_INPUTS = [
     "",
     " ",

@@ -35,7 +35,8 @@ def test_url_encoding_and_hex_escapes() -> None:
 def test_ordinary_identifiers_are_not_payloads() -> None:
     text = (
         "IBAN DE89370400440532013000, case AZ-2024-123456, sha256 "
-        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, id 550e8400-e29b-41d4-a716-446655440000"
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, "
+        "id 550e8400-e29b-41d4-a716-446655440000"
     )
     assert decoded_payloads(text) == []
 

@@ -64,7 +64,7 @@ def test_never_raises_and_origins_stay_in_bounds(text: str) -> None:
     view = normalize(text)
     assert len(view.origins) == len(view.text) + 1
     if view.text:
-        assert 0 <= int(view.origins.min()) and int(view.origins[:-1].max()) < len(text)
+        assert int(view.origins.min()) >= 0 and int(view.origins[:-1].max()) < len(text)
         span = view.to_original(Span(0, len(view.text)))
         assert 0 <= span.start <= span.end <= len(text)
     for derived in (deleet(view), despace(view)):
