@@ -11,6 +11,7 @@ import json
 import os
 import platform
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,7 +50,95 @@ def _injection(shared: Path, root: Path, policy: Policy, anchors: bool) -> dict[
     return evaluate_injection(shared, root / "datasets" / "domain", policy=policy, anchors=anchors)
 
 
-EVALUATIONS: dict[str, Callable[[Path, Path, Policy, bool], dict[str, Any]]] = {"injection": _injection}
+def _pii(shared: Path, root: Path, policy: Policy, anchors: bool) -> dict[str, Any]:
+    from bastion.evaluation.pii import evaluate_pii
+
+    sets = root / "benchmarks" / "data" / "pii"
+    return {
+        "sets": {
+            name: evaluate_pii(sets / f"{name}.jsonl", policy=policy).to_dict()
+            for name in ("test", "faker_test")
+            if (sets / f"{name}.jsonl").exists()
+        }
+    }
+
+
+def _secrets(shared: Path, root: Path, policy: Policy, anchors: bool) -> dict[str, Any]:
+    from bastion.detect.secrets import SecretsDetector
+    from bastion.evaluation.metrics import measure_latency
+    from bastion.evaluation.secrets import bastion_scanner, load_labelled_texts, run_scanner, score
+
+    rows = load_labelled_texts(root / "benchmarks" / "data" / "secrets" / "test.jsonl")
+    result: dict[str, Any] = {"test": score(rows, run_scanner(rows, bastion_scanner(policy))).to_dict()}
+    detector = SecretsDetector(policy=policy)
+    result["latency"] = asdict(measure_latency(detector.detect, [row.text for row in rows]))
+    return result
+
+
+def _leakage(shared: Path, root: Path, policy: Policy, anchors: bool) -> dict[str, Any]:
+    from bastion.detect.leakage import LeakageDetector
+    from bastion.evaluation.leakage import evaluate_leakage, load_leakage_cases
+
+    cases = load_leakage_cases(root / "benchmarks" / "data" / "leakage" / "leakage.jsonl")
+    scores = evaluate_leakage(cases, LeakageDetector(policy=policy))
+    return {"all": {name: row.to_dict() for name, row in scores.items()}}
+
+
+def _indirect(shared: Path, root: Path, policy: Policy, anchors: bool) -> dict[str, Any]:
+    from bastion.evaluation.indirect import evaluate_indirect, load_documents
+
+    documents = load_documents(
+        shared, root / "datasets" / "domain", root / "benchmarks" / "data" / "indirect"
+    )
+    return evaluate_indirect(documents, policy=policy)
+
+
+EVALUATIONS: dict[str, Callable[[Path, Path, Policy, bool], dict[str, Any]]] = {
+    "injection": _injection,
+    "indirect": _indirect,
+    "pii": _pii,
+    "secrets": _secrets,
+    "leakage": _leakage,
+}
+
+
+def _render_summary(console: Console, detector_id: str, result: dict[str, Any]) -> None:
+    """A compact table of the headline figures of the non-injection detectors."""
+    table = Table(title=f"{detector_id} detector")
+    table.add_column("set / slice")
+    table.add_column("figures")
+    if detector_id == "pii":
+        for name, report in result["sets"].items():
+            overall = report["overall"]["exact"]
+            table.add_row(
+                f"{name} overall",
+                f"P {overall['precision']:.3f} R {overall['recall']:.3f} F1 {overall['f1']:.3f}",
+            )
+            for type_name, scores in report["by_type"].items():
+                if scores["support"]:
+                    table.add_row(f"  {type_name}", f"F1 {scores['exact']['f1']:.3f} (n={scores['support']})")
+    elif detector_id == "secrets":
+        test = result["test"]
+        table.add_row(
+            "test", f"text recall {test['text_recall']:.3f}, text FPR {test['text_false_positive_rate']:.3f}"
+        )
+        table.add_row(
+            "latency", f"p50 {result['latency']['p50_ms']:.3f} ms, p99 {result['latency']['p99_ms']:.3f} ms"
+        )
+    elif detector_id == "leakage":
+        for name, row in result["all"].items():
+            table.add_row(
+                name,
+                f"text P {row['text_precision']:.3f} R {row['text_recall']:.3f} (n={row['texts_with_leak']})",
+            )
+    elif detector_id == "indirect":
+        for row in result["slices"]:
+            table.add_row(
+                row["name"],
+                f"P {row['precision']:.3f} R {row['recall']:.3f} FPR {row['fpr']:.3f} "
+                f"AUC {row['roc_auc']:.3f}",
+            )
+    console.print(table)
 
 
 def _render_injection(console: Console, result: dict[str, Any]) -> None:
@@ -134,4 +223,6 @@ def eval_detectors(
         (output / f"{detector_id}.json").write_text(json.dumps(result, indent=2) + "\n")
         if detector_id == "injection":
             _render_injection(console, result)
+        else:
+            _render_summary(console, detector_id, result)
         console.print(f"wrote {output / f'{detector_id}.json'}")
