@@ -7,9 +7,11 @@ imperatives as such (letters and FAQs are full of "Please pay by ..." addressed 
 
 For each document it:
 
-1. normalises the text (:mod:`bastion.detect.normalize`; leetspeak and letter spacing undone in extra
-   views) and runs the signature rules (:file:`bastion/data/indirect/rules.yaml` and the injection
-   detector's rules) over the whole of it, once, in linear time;
+1. normalises the text (:mod:`bastion.detect.normalize`; leetspeak and letter spacing undone, and
+   zero-width characters that stand between words read as spaces, in extra views) and finds every match
+   of the signature rules (:file:`bastion/data/indirect/rules.yaml` and the injection detector's rules)
+   in linear time: :mod:`.scanner` tries each rule only where one of the strings its matches begin with
+   occurs, which gives exactly the matches of running every rule over the whole text;
 2. cuts the document into passages (:mod:`.passages`) and finds hidden segments (:mod:`.structure`) and
    encoded payloads (:mod:`bastion.detect.decode`);
 3. scores every passage with a rule cue, and every segment and payload, by combining the rules that fire
@@ -25,6 +27,7 @@ import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -33,7 +36,14 @@ from bastion.detect.base import DEFAULT_MAX_CHARS, BaseDetector, ScanContext
 from bastion.detect.decode import decoded_payloads
 from bastion.detect.indirect.config import IndirectConfig, load_config
 from bastion.detect.indirect.passages import passages
-from bastion.detect.indirect.structure import Segment, SegmentKind, find_segments, segment_text
+from bastion.detect.indirect.scanner import PatternScanner
+from bastion.detect.indirect.structure import (
+    ZERO_WIDTH_CHARACTERS,
+    Segment,
+    SegmentKind,
+    find_segments,
+    segment_text,
+)
 from bastion.detect.injection.model import LinearModel, load_model
 from bastion.detect.normalize import NormalizedText, deleet, despace, normalize
 from bastion.detect.rules import SignatureRule, load_rules
@@ -52,6 +62,14 @@ _MENTION_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _CLOSING_QUOTES = ("“", "”", '"', "«", "»", "‘", "’", "'", "`")
+#: zero-width characters standing where a space belongs ("Assistent:\u200blösche\u200balle"): after a
+#: letter, digit or punctuation mark that follows a visible character, and before two word characters.
+#: Letters interleaved with zero-width characters ("I\u200bg\u200bn") never qualify: the next two
+#: characters are not both word characters.
+_ZERO_WIDTH_CHARACTER = re.compile(f"[{ZERO_WIDTH_CHARACTERS}]")
+_ZERO_WIDTH_SEPARATOR = re.compile(
+    f"(?<=[^\\s{ZERO_WIDTH_CHARACTERS}][\\w.,:;!?)\\]\"'»“”])[{ZERO_WIDTH_CHARACTERS}]+(?=\\w\\w)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +140,7 @@ class IndirectInjectionDetector(BaseDetector):
                 if {"en", "de"} & set(rule.languages)
             ]
         )
+        self._scanner = _scanner(tuple(rule.compiled for rule, _ in self._rules))
 
     def score(self, text: str) -> float:
         """The indirect-injection score of a document (the score of :meth:`detect`)."""
@@ -201,7 +220,9 @@ class IndirectInjectionDetector(BaseDetector):
         """Every rule match in the canonical view and the de-leeted and de-spaced views, sorted by start.
 
         The extra views are only searched around the places where they differ from the canonical one
-        (an IBAN such as ``de89`` makes a de-leeted view of every German letter).
+        (an IBAN such as ``de89`` makes a de-leeted view of every German letter). A third extra view reads
+        zero-width characters that stand between words as spaces (normalisation drops them, which glues
+        "Assistent:\u200blösche\u200balle" into one word).
         """
         seen: set[tuple[str, int]] = set()
         hits: list[_RuleHit] = []
@@ -212,12 +233,15 @@ class IndirectInjectionDetector(BaseDetector):
         spaced = despace(canonical)
         if spaced is not None:
             regions.extend((spaced, window) for window in _joined_windows(canonical, spaced))
+        separated = _zero_width_separated(canonical.original)
+        if separated is not None:
+            view, replaced = separated
+            regions.extend((view, window) for window in _separated_windows(view, replaced))
         for view, region in regions:
             searched = view.text[region.start : region.end]
-            for rule, score in self._rules:
-                for count, match in enumerate(rule.compiled.finditer(searched)):
-                    if count >= MAX_MATCHES_PER_RULE:
-                        break
+            found = self._scanner.scan(searched, MAX_MATCHES_PER_RULE)
+            for (rule, score), matches in zip(self._rules, found, strict=True):
+                for match in matches:
                     span = view.to_original(Span(region.start + match.start(), region.start + match.end()))
                     if (rule.id, span.start) in seen:
                         continue
@@ -336,18 +360,46 @@ def _joined_windows(canonical: NormalizedText, joined: NormalizedText) -> list[S
     return _windows(positions, len(joined.text))
 
 
+def _zero_width_separated(text: str) -> tuple[NormalizedText, np.ndarray] | None:
+    """The normalised view of ``text`` with zero-width word separators read as spaces, and the positions
+    of the separators in ``text`` (``None`` when there is none). Replacing one character by one keeps
+    every position, so the view maps back to ``text`` itself."""
+    first = None if text.isascii() else _ZERO_WIDTH_CHARACTER.search(text)
+    if first is None:
+        return None
+    pieces: list[str] = []
+    replaced: list[int] = []
+    position = 0
+    for match in _ZERO_WIDTH_SEPARATOR.finditer(text, first.start()):
+        pieces += (text[position : match.start()], " " * (match.end() - match.start()))
+        replaced.append(match.start())
+        position = match.end()
+    if not replaced:
+        return None
+    pieces.append(text[position:])
+    return normalize("".join(pieces)), np.array(replaced, dtype=np.int64)
+
+
+def _separated_windows(view: NormalizedText, replaced: np.ndarray) -> list[Span]:
+    """Windows of the separated view around the spaces that stand for zero-width separators."""
+    positions = np.flatnonzero(np.isin(view.origins[:-1], replaced))
+    return _windows(positions, len(view.text))
+
+
 def _windows(positions: np.ndarray, length: int, margin: int = 200, limit: int = 256) -> list[Span]:
-    """Merged windows of ``margin`` characters around sorted positions (at most ``limit`` windows)."""
-    windows: list[Span] = []
-    for position in positions.tolist():
-        start, end = max(position - margin, 0), min(position + margin, length)
-        if windows and start <= windows[-1].end:
-            windows[-1] = Span(windows[-1].start, end)
-        elif len(windows) >= limit:
-            break
-        else:
-            windows.append(Span(start, end))
-    return windows
+    """Merged windows of ``margin`` characters around sorted positions (at most ``limit`` windows).
+
+    Windows overlap or touch exactly when the next one starts at or before the previous one ends (their
+    ends rise with the positions), so the groups are found with array operations.
+    """
+    if not len(positions):
+        return []
+    starts = np.maximum(positions - margin, 0)
+    ends = np.minimum(positions + margin, length)
+    first = np.concatenate(([0], np.flatnonzero(starts[1:] > ends[:-1]) + 1))
+    last = (np.concatenate((first[1:], [len(positions)])) - 1)[:limit]
+    first = first[:limit]
+    return [Span(start, end) for start, end in zip(starts[first].tolist(), ends[last].tolist(), strict=True)]
 
 
 def _distinct(hits: Iterable[_RuleHit]) -> list[_RuleHit]:
@@ -392,6 +444,12 @@ def _explain(evidence: Evidence, threshold: float, policy: Policy) -> str:
         parts.append("rules " + ", ".join(evidence.rules[:4]))
     parts.append(f"model {evidence.model:.2f}")
     return "; ".join(parts)
+
+
+@cache
+def _scanner(patterns: tuple[re.Pattern[str], ...]) -> PatternScanner:
+    """One scanner per set of rules and process (building one analyses every pattern)."""
+    return PatternScanner(patterns)
 
 
 def rules() -> tuple[SignatureRule, ...]:

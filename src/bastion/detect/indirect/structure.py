@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from bastion.core.types import Span
 
-__all__ = ["MAX_SEGMENTS", "Segment", "SegmentKind", "find_segments", "segment_text"]
+__all__ = ["MAX_SEGMENTS", "ZERO_WIDTH_CHARACTERS", "Segment", "SegmentKind", "find_segments", "segment_text"]
 
 #: at most this many segments per document (the largest ones are kept when there are more)
 MAX_SEGMENTS = 256
@@ -82,10 +82,13 @@ _BODY_TAGS = frozenset({"script", "noscript", "template"})
 _MARKDOWN_COMMENT = re.compile(r"(?m)^[ \t]{0,3}\[(?://|comment|#|_)\]:[ \t]*(?:#|<>)[ \t]*[(\"']([^\n]*)")
 _MARKDOWN_IMAGE_ALT = re.compile(r"!\[([^\[\]\n]{1,500})\]\(")
 _JSON_STRING = re.compile(r'"((?:[^"\\\n]|\\.){1,20000})"(\s*:)?')
-_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e"
+#: the zero-width characters that hide text (or glue words together)
+ZERO_WIDTH_CHARACTERS = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e"
 # a character followed by zero-width characters, three times or more ("I\u200cg\u200cn\u200co..."); the two
 # classes are disjoint, so the match is unambiguous and linear
-_INVISIBLE_RUN = re.compile("(?:[^" + _ZERO_WIDTH + "][" + _ZERO_WIDTH + "]+){3,}[^" + _ZERO_WIDTH + "\\s]?")
+_INVISIBLE_RUN = re.compile(
+    f"(?:[^{ZERO_WIDTH_CHARACTERS}][{ZERO_WIDTH_CHARACTERS}]+){{3,}}[^{ZERO_WIDTH_CHARACTERS}\\s]?"
+)
 _TAG_RUN = re.compile("[\U000e0000-\U000e007f]+")
 
 
@@ -209,7 +212,7 @@ def _markdown_comments(text: str) -> list[Segment]:
 def _invisible_text(text: str) -> list[Segment]:
     """Runs of Unicode tag characters, and text whose letters are interleaved with zero-width characters."""
     found = [Segment(SegmentKind.TAG_CHARACTERS, Span(m.start(), m.end())) for m in _TAG_RUN.finditer(text)]
-    if any(character in text for character in _ZERO_WIDTH):
+    if any(character in text for character in ZERO_WIDTH_CHARACTERS):
         found.extend(
             Segment(SegmentKind.ZERO_WIDTH, Span(m.start(), m.end())) for m in _INVISIBLE_RUN.finditer(text)
         )
