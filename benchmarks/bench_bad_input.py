@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from bastion.cli.evaluate import machine  # noqa: E402
 from bastion.core.errors import BastionError  # noqa: E402
 from bastion.detect.base import ScanContext  # noqa: E402
 from bastion.detect.registry import detectors  # noqa: E402
+from bastion.evaluation.machine import describe_machine  # noqa: E402
 
 
 def inputs(size: int) -> dict[str, str]:
@@ -73,11 +73,13 @@ def main() -> None:
                 )
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bad_input.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
+    (out / "bad_input.json").write_text(
+        json.dumps({"machine": describe_machine(), "rows": rows}, indent=2) + "\n"
+    )
     lines = [
         "# Bad input: seconds per detector and hostile input",
         "",
-        f"Machine: {machine()['cpu']}, {machine()['cores']} cores. "
+        f"Machine: {describe_machine()['cpu_model']}, {describe_machine()['nproc']} cores. "
         f"Command: `python benchmarks/bench_bad_input.py --sizes {args.sizes}`.",
         "",
         "| detector | input | " + " | ".join(f"{s / 1e6:g} MB" for s in sizes) + " |",

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -24,27 +22,10 @@ from typing import Any
 from bastion.core.types import Policy
 from bastion.detect.indirect import IndirectInjectionDetector
 from bastion.evaluation.indirect import evaluate_indirect, load_documents
+from bastion.evaluation.machine import describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "platform": platform.platform(),
-    }
 
 
 def _large_document_seconds() -> float:
@@ -102,7 +83,7 @@ def _markdown(report: dict[str, Any]) -> str:
     machine = report["machine"]
     lines += [
         "",
-        f"Machine: {machine['nproc']} CPUs, {machine['cpu']}, Python {machine['python']}, "
+        f"Machine: {machine['nproc']} CPUs, {machine['cpu_model']}, Python {machine['python']}, "
         f"load average {machine['load_average_1min']} while measuring (other jobs share the machine).",
         "",
     ]
@@ -123,7 +104,7 @@ def main() -> None:
     documents = load_documents(arguments.shared_data, arguments.domain, arguments.handwritten)
     report = evaluate_indirect(documents, arguments.policy, split="test")
     report["large_document_seconds"] = _large_document_seconds()
-    report["machine"] = _machine()
+    report["machine"] = describe_machine()
     report["sources_missing"] = [
         str(path)
         for path in (arguments.domain / "en" / "documents.jsonl", arguments.domain / "de" / "documents.jsonl")

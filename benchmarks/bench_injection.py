@@ -26,11 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from bastion.cli.evaluate import machine  # noqa: E402
 from bastion.core.types import Policy  # noqa: E402
 from bastion.detect.injection.detector import InjectionDetector  # noqa: E402
 from bastion.evaluation.datasets import Sample, load_injection_corpus  # noqa: E402
 from bastion.evaluation.injection import evaluate_injection  # noqa: E402
+from bastion.evaluation.machine import describe_machine  # noqa: E402
 from bastion.evaluation.metrics import roc_auc  # noqa: E402
 from bastion.evaluation.training import train_injection_model  # noqa: E402
 
@@ -98,13 +98,13 @@ def main() -> None:
     domain = ROOT / "datasets" / "domain"
 
     result = evaluate_injection(args.shared, domain)
-    result["machine"] = machine()
+    result["machine"] = describe_machine()
     result["command"] = "python benchmarks/bench_injection.py"
     (out / "injection.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         "# Injection detector: test split",
         "",
-        f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, Python "
+        f"Machine: {result['machine']['cpu_model']}, {result['machine']['nproc']} cores, Python "
         f"{result['machine']['python']}. Command: `python benchmarks/bench_injection.py`. Policy: balanced.",
         "",
         "| scorer | slice | attacks | benign | precision | recall | FPR | AUC | R@1%FPR | R@0.1%FPR |",
@@ -145,7 +145,8 @@ def main() -> None:
     rows = generalisation(corpus)
     (out / "injection_generalisation.json").write_text(
         json.dumps(
-            {"machine": machine(), "rows": rows, "command": "python benchmarks/bench_injection.py"}, indent=2
+            {"machine": describe_machine(), "rows": rows, "command": "python benchmarks/bench_injection.py"},
+            indent=2,
         )
         + "\n"
     )

@@ -73,11 +73,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from bastion.cli.evaluate import machine as describe_machine
 from bastion.detect.injection.detector import InjectionDetector
 from bastion.detect.injection.model import load_model
 from bastion.detect.normalize import normalize
 from bastion.evaluation.datasets import Sample, load_injection_corpus
+from bastion.evaluation.machine import describe_machine
 from bastion.evaluation.metrics import measure_latency, recall_at_fpr, roc_auc, threshold_at_fpr
 from bastion.evaluation.training import DOMAIN_WEIGHT, model_arrays, train_injection_model
 
@@ -797,7 +797,8 @@ def write(result: dict[str, Any], output: Path) -> None:
         f"in {result['seconds']:.0f} s.",
         "",
         f"- command: `{result['command']}`",
-        f"- machine: {machine_info['cores']} CPUs ({machine_info['cpu']}), Python {machine_info['python']}, "
+        f"- machine: {machine_info['nproc']} CPUs ({machine_info['cpu_model']}), "
+        f"Python {machine_info['python']}, "
         f"{machine_info['platform']}",
         f"- packages: {', '.join(f'{k} {v}' for k, v in machine_info['packages'].items())}",
         f"- corpus: {result['corpus']['samples']} samples, less "

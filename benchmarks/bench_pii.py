@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ from typing import Any
 
 from bastion.core.types import Policy
 from bastion.detect.pii import BUILTIN_TYPES, PIIDetector
+from bastion.evaluation.machine import describe_machine
 from bastion.evaluation.metrics import measure_latency
 from bastion.evaluation.pii import (
     AnchorUnavailableError,
@@ -77,23 +77,6 @@ HISTORY = (
     "outside the assigned 3528-3589 range, 12-digit Maestro numbers (the detector needs 13-19 digits) and "
     "odd generated street names."
 )
-
-
-def machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average": [round(value, 2) for value in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-    }
 
 
 def f1_table(report: PIIReport) -> dict[str, dict[str, float]]:
@@ -184,7 +167,7 @@ def run(anchor: bool, with_scaling: bool, shared: Path) -> dict[str, Any]:
     report: dict[str, Any] = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "PYTHONPATH=src python benchmarks/bench_pii.py " + " ".join(sys.argv[1:]),
-        "machine": machine(),
+        "machine": describe_machine(),
         "history": HISTORY,
         "targets": TARGETS,
         "sets": {},
@@ -289,7 +272,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {machine_info['nproc']} CPUs ({machine_info['cpu_model']}), "
         f"Python {machine_info['python']}, {machine_info['platform']}; load average at start "
-        f"{machine_info['load_average']} (the machine is shared, so p99 latencies include waits for a CPU). "
+        f"{machine_info['load_average_1min']} "
+        "(the machine is shared, so p99 latencies include waits for a CPU). "
         "Latency: one thread.",
         "",
         "Targets (on the held-out test set, per language, exact spans): F1 >= 0.97 for IBAN, "

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import string
 import tempfile
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.core.types import Detection, Span
+from bastion.evaluation.machine import describe_machine
 from bastion.evaluation.metrics import LatencyStats, measure_latency
 from bastion.pseudonymize import Pseudonymizer, Vault, mask
 
@@ -191,27 +190,10 @@ def run(count: int) -> dict[str, Any]:
         "messages": count,
         "mean_message_chars": round(sum(map(len, texts)) / len(texts), 1),
         "mean_values_per_message": round(sum(len(d) for d in messages.values()) / len(texts), 2),
-        "machine": _machine(),
+        "machine": describe_machine(),
         "latency_ms": latency,
         "vault_throughput": throughput,
         "command": "PYTHONPATH=src python benchmarks/bench_pseudonymize.py",
-    }
-
-
-def _machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
     }
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ from typing import Any
 
 from bastion.core.types import Policy
 from bastion.detect.secrets import SecretsDetector
+from bastion.evaluation.machine import describe_machine
 from bastion.evaluation.metrics import LatencyStats, measure_latency
 from bastion.evaluation.secrets import (
     DetectSecretsScanner,
@@ -59,23 +58,6 @@ TEST_SET_HISTORY = (
     "after its key id); the test numbers below are after those fixes, so the test set is no longer fully "
     "held out for them."
 )
-
-
-def machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-    }
 
 
 def latency(rows: Sequence[LabelledText], scanner: SecretScanner) -> LatencyStats:
@@ -194,7 +176,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {report['machine']['nproc']} CPUs ({report['machine']['cpu_model']}), "
         f"Python {report['machine']['python']}, {report['machine']['platform']}, load average "
-        f"{report['machine']['load_average_1m']} at the start. Latency: one thread.",
+        f"{report['machine']['load_average_1min']} at the start. Latency: one thread.",
         "",
         f"Targets: text recall >= {TARGETS['text_recall']}, false-positive rate <= "
         f"{TARGETS['text_false_positive_rate']} on texts full of look-alikes, "
@@ -303,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "PYTHONPATH=src python benchmarks/bench_secrets.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine(),
+        "machine": describe_machine(),
         "targets": TARGETS,
         "splits": {},
         "notes": [

@@ -8,8 +8,6 @@ Markdown under ``--output`` (default ``benchmarks/results``).
 from __future__ import annotations
 
 import json
-import os
-import platform
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -22,26 +20,9 @@ from rich.table import Table
 from bastion.cli.errors import cli_errors
 from bastion.core.errors import UsageError
 from bastion.core.types import Policy
+from bastion.evaluation.machine import describe_machine
 
 eval_app = typer.Typer(help="Measure detectors (quality, latency) on labelled sets.", no_args_is_help=True)
-
-
-def machine() -> dict[str, Any]:
-    """A description of this machine for result files."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def _injection(shared: Path, root: Path, policy: Policy, anchors: bool) -> dict[str, Any]:
@@ -219,7 +200,7 @@ def eval_detectors(
     output.mkdir(parents=True, exist_ok=True)
     for detector_id in ids:
         result = EVALUATIONS[detector_id](shared, root, policy, anchors)
-        result["machine"] = machine()
+        result["machine"] = describe_machine()
         (output / f"{detector_id}.json").write_text(json.dumps(result, indent=2) + "\n")
         if detector_id == "injection":
             _render_injection(console, result)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from bastion.detect.spans import keep_non_overlapping
 
 __all__ = ["BLOCKER", "Candidate", "resolve_overlaps"]
 
@@ -50,15 +51,6 @@ def resolve_overlaps(candidates: Iterable[Candidate]) -> list[Candidate]:
 def _resolve_cluster(cluster: list[Candidate]) -> list[Candidate]:
     if len(cluster) == 1:
         return cluster
-    ranked = sorted(cluster, key=lambda c: (-c.priority, -c.score, c.start - c.end, c.start))
-    starts: list[int] = []
-    chosen: list[Candidate] = []
-    for candidate in ranked:
-        index = bisect_right(starts, candidate.start)
-        if index > 0 and chosen[index - 1].end > candidate.start:
-            continue
-        if index < len(chosen) and chosen[index].start < candidate.end:
-            continue
-        starts.insert(index, candidate.start)
-        chosen.insert(index, candidate)
-    return chosen
+    return keep_non_overlapping(
+        sorted(cluster, key=lambda c: (-c.priority, -c.score, c.start - c.end, c.start))
+    )

@@ -21,7 +21,6 @@ candidates). The policy sets the flagging threshold.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -31,6 +30,7 @@ from bastion.detect.base import DEFAULT_MAX_CHARS, BaseDetector, ScanContext
 from bastion.detect.secrets.checks import Candidate, Check, LookAlikes, is_sequential, shannon_entropy
 from bastion.detect.secrets.pem import PemMarkers
 from bastion.detect.secrets.rules import SecretRule, load_look_alikes, load_rules
+from bastion.detect.spans import keep_non_overlapping
 
 __all__ = ["FLAG_THRESHOLDS", "Finding", "SecretsDetector"]
 
@@ -209,15 +209,6 @@ def _candidate(rule: SecretRule, text: str, match: re.Match[str]) -> Candidate:
 
 def _resolve_overlaps(findings: list[Finding]) -> list[Finding]:
     """Keep the highest-priority finding among overlapping ones; the result is in position order."""
-    ordered = sorted(findings, key=lambda f: (-f.rule.priority, -f.score, f.start, f.start - f.end))
-    kept_starts: list[int] = []
-    kept: list[Finding] = []
-    for finding in ordered:
-        index = bisect_left(kept_starts, finding.start)
-        if index > 0 and kept[index - 1].end > finding.start:
-            continue
-        if index < len(kept) and kept[index].start < finding.end:
-            continue
-        kept_starts.insert(index, finding.start)
-        kept.insert(index, finding)
-    return kept
+    return keep_non_overlapping(
+        sorted(findings, key=lambda f: (-f.rule.priority, -f.score, f.start, f.start - f.end))
+    )
