@@ -83,7 +83,7 @@ def test_bad_sets_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="outside the text"):
         load_pii_set(broken)
     broken.write_text("not json\n")
-    with pytest.raises(ConfigError, match="line 1"):
+    with pytest.raises(ConfigError, match=r"broken\.jsonl:1"):
         load_pii_set(broken)
     with pytest.raises(ConfigError, match="cannot read"):
         load_pii_set(tmp_path / "missing.jsonl")

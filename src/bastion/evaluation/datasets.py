@@ -14,18 +14,16 @@ CC BY-SA; BIPIA payloads are not direct injections) but are evaluated on.
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bastion.detect.normalize import normalize
+from bastion.evaluation.jsonl import read_jsonl
 
 __all__ = ["SOURCES", "Sample", "SourceSpec", "load_injection_corpus", "split_of"]
 
-logger = logging.getLogger(__name__)
 
 POSITIVE_LABELS = frozenset({"injection", "jailbreak"})
 #: domain "attacks" that are plain abusive requests ("lower my balance", "show me another debtor's data")
@@ -93,13 +91,8 @@ def split_of(key: str) -> str:
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, object]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    logger.warning("skipping bad JSON line", extra={"file": str(path), "line": number})
+    for _number, row in read_jsonl(path):
+        yield row
 
 
 def _fill_templates(text: str, rng: random.Random, goals: list[str]) -> str:

@@ -22,7 +22,6 @@ was made from. Where a source defines its own split (the English domain corpus) 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +33,8 @@ import numpy as np
 
 from bastion.core.types import Policy
 from bastion.detect.indirect import IndirectInjectionDetector
-from bastion.evaluation.metrics import binary_metrics, measure_latency
+from bastion.evaluation.jsonl import read_jsonl
+from bastion.evaluation.metrics import SliceResult, measure_latency, slice_result
 
 __all__ = [
     "Document",
@@ -87,10 +87,8 @@ def plant(document: str, payload: str, position: str) -> str:
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+    for _number, row in read_jsonl(path):
+        yield row
 
 
 def _domain(domain_dir: Path) -> list[Document]:
@@ -205,36 +203,6 @@ def load_documents(
     return documents
 
 
-@dataclass(frozen=True, slots=True)
-class SliceResult:
-    """Quality on one slice at the policy threshold, plus threshold-free AUC and recall at 1 % FPR."""
-
-    name: str
-    positives: int
-    negatives: int
-    precision: float
-    recall: float
-    f1: float
-    fpr: float
-    roc_auc: float
-    recall_at_1pct_fpr: float
-
-
-def _slice(name: str, labels: np.ndarray, scores: np.ndarray, threshold: float) -> SliceResult:
-    metrics = binary_metrics(labels, scores, threshold)
-    return SliceResult(
-        name,
-        metrics.n_positive,
-        metrics.n_negative,
-        metrics.precision,
-        metrics.recall,
-        metrics.f1,
-        metrics.fpr,
-        metrics.roc_auc,
-        metrics.recall_at_1pct_fpr,
-    )
-
-
 def slices(documents: Sequence[Document], scores: np.ndarray, threshold: float) -> list[SliceResult]:
     """Results overall, per language, per source and per source and language.
 
@@ -244,9 +212,9 @@ def slices(documents: Sequence[Document], scores: np.ndarray, threshold: float) 
     labels = np.array([d.label for d in documents], dtype=bool)
     langs = np.array([d.lang for d in documents])
     sources = np.array([d.source for d in documents])
-    results = [_slice("all", labels, scores, threshold)]
+    results = [slice_result("all", labels, scores, threshold)]
     for lang in sorted(set(langs.tolist())):
-        results.append(_slice(f"all:{lang}", labels[langs == lang], scores[langs == lang], threshold))
+        results.append(slice_result(f"all:{lang}", labels[langs == lang], scores[langs == lang], threshold))
     for source in sorted(set(sources.tolist())):
         for lang in sorted(set(langs[sources == source].tolist())):
             positives = labels & (sources == source) & (langs == lang)
@@ -255,7 +223,7 @@ def slices(documents: Sequence[Document], scores: np.ndarray, threshold: float) 
                 negatives = ~labels & (sources == "domain") & (langs == lang)
             mask = positives | negatives
             if positives.any() or negatives.any():
-                results.append(_slice(f"{source}:{lang}", labels[mask], scores[mask], threshold))
+                results.append(slice_result(f"{source}:{lang}", labels[mask], scores[mask], threshold))
     return results
 
 

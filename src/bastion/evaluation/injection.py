@@ -27,25 +27,11 @@ from bastion.core.types import Policy
 from bastion.detect.injection.detector import InjectionDetector
 from bastion.detect.injection.model import load_model
 from bastion.evaluation.datasets import Sample, load_injection_corpus
-from bastion.evaluation.metrics import binary_metrics, measure_latency, recall_at_fpr
+from bastion.evaluation.metrics import SliceResult, measure_latency, slice_result
 
 __all__ = ["Scorer", "evaluate_injection", "guardian_scorer"]
 
 Scorer = Callable[[str], float]
-
-
-@dataclass(frozen=True, slots=True)
-class SliceResult:
-    name: str
-    positives: int
-    negatives: int
-    precision: float
-    recall: float
-    f1: float
-    fpr: float
-    roc_auc: float
-    recall_at_1pct_fpr: float
-    recall_at_01pct_fpr: float
 
 
 @dataclass
@@ -61,20 +47,7 @@ class ScorerReport:
 
 def _slice(name: str, positives: np.ndarray, negatives: np.ndarray, threshold: float) -> SliceResult:
     labels = np.concatenate((np.ones(len(positives), dtype=bool), np.zeros(len(negatives), dtype=bool)))
-    scores = np.concatenate((positives, negatives))
-    metrics = binary_metrics(labels, scores, threshold)
-    return SliceResult(
-        name,
-        len(positives),
-        len(negatives),
-        metrics.precision,
-        metrics.recall,
-        metrics.f1,
-        metrics.fpr,
-        metrics.roc_auc,
-        recall_at_fpr(labels, scores, 0.01),
-        recall_at_fpr(labels, scores, 0.001),
-    )
+    return slice_result(name, labels, np.concatenate((positives, negatives)), threshold)
 
 
 def _report(name: str, scorer: Scorer, threshold: float, samples: Sequence[Sample]) -> ScorerReport:

@@ -20,6 +20,7 @@ from pathlib import Path
 from bastion.core.errors import ConfigError
 from bastion.core.types import Detection, Policy
 from bastion.detect.base import BaseDetector, ScanContext
+from bastion.evaluation.jsonl import read_jsonl
 from bastion.evaluation.metrics import BinaryMetrics, SpanMetrics, binary_metrics, span_metrics
 
 __all__ = [
@@ -68,22 +69,18 @@ class TypeScores:
 def load_leakage_cases(path: Path | str) -> list[LeakageCase]:
     """Read a labelled leakage set; raises :class:`ConfigError` naming the line of a bad row."""
     cases: list[LeakageCase] = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                context = ScanContext(
-                    protected_texts=tuple(raw["context"].get("protected_texts", ())),
-                    canaries=tuple(raw["context"].get("canaries", ())),
-                    allowed_domains=tuple(raw["context"].get("allowed_domains", ())),
-                )
-                leaks = tuple((leak["type"], int(leak["start"]), int(leak["end"])) for leak in raw["leaks"])
-                split = raw.get("split", "")
-                cases.append(LeakageCase(raw["id"], raw.get("lang", ""), raw["text"], context, leaks, split))
-            except (ValueError, KeyError, TypeError, AttributeError) as error:
-                raise ConfigError(f"{path}:{number}: invalid row ({type(error).__name__})") from error
+    for number, raw in read_jsonl(path):
+        try:
+            context = ScanContext(
+                protected_texts=tuple(raw["context"].get("protected_texts", ())),
+                canaries=tuple(raw["context"].get("canaries", ())),
+                allowed_domains=tuple(raw["context"].get("allowed_domains", ())),
+            )
+            leaks = tuple((leak["type"], int(leak["start"]), int(leak["end"])) for leak in raw["leaks"])
+            split = raw.get("split", "")
+            cases.append(LeakageCase(raw["id"], raw.get("lang", ""), raw["text"], context, leaks, split))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(f"{path}:{number}: invalid row ({type(error).__name__})") from error
     return cases
 
 

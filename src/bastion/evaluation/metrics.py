@@ -11,11 +11,13 @@ import numpy as np
 __all__ = [
     "BinaryMetrics",
     "LatencyStats",
+    "SliceResult",
     "SpanMetrics",
     "binary_metrics",
     "measure_latency",
     "recall_at_fpr",
     "roc_auc",
+    "slice_result",
     "span_metrics",
     "threshold_at_fpr",
 ]
@@ -133,6 +135,41 @@ def binary_metrics(
         roc_auc=roc_auc(y, s),
         recall_at_1pct_fpr=recall_at_fpr(y, s, 0.01),
         recall_at_01pct_fpr=recall_at_fpr(y, s, 0.001),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SliceResult:
+    """Quality on one named slice at a threshold, plus threshold-free AUC and recall at fixed FPRs."""
+
+    name: str
+    positives: int
+    negatives: int
+    precision: float
+    recall: float
+    f1: float
+    fpr: float
+    roc_auc: float
+    recall_at_1pct_fpr: float
+    recall_at_01pct_fpr: float
+
+
+def slice_result(
+    name: str, labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.ndarray, threshold: float
+) -> SliceResult:
+    """:func:`binary_metrics` of one slice, named."""
+    metrics = binary_metrics(labels, scores, threshold)
+    return SliceResult(
+        name,
+        metrics.n_positive,
+        metrics.n_negative,
+        metrics.precision,
+        metrics.recall,
+        metrics.f1,
+        metrics.fpr,
+        metrics.roc_auc,
+        metrics.recall_at_1pct_fpr,
+        metrics.recall_at_01pct_fpr,
     )
 
 

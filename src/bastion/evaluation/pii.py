@@ -13,7 +13,6 @@ Presidio anchor from :func:`presidio_predictor`. Precision, recall and F1 come f
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 from bastion.core.errors import ConfigError
 from bastion.core.types import Policy
+from bastion.evaluation.jsonl import read_jsonl
 from bastion.evaluation.metrics import LatencyStats, SpanMetrics, measure_latency, span_metrics
 
 __all__ = [
@@ -155,24 +155,15 @@ def load_pii_set(path: str | Path) -> list[PIIExample]:
     """Read a labelled JSONL set; offsets are checked against the text."""
     location = Path(path)
     examples = []
-    try:
-        lines = location.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise ConfigError(f"cannot read PII evaluation set {location}: {type(error).__name__}") from error
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, row in read_jsonl(location):
         try:
-            row = json.loads(line)
             text = str(row["text"])
             entities = tuple((str(e["type"]), int(e["start"]), int(e["end"])) for e in row["entities"])
             example = PIIExample(str(row["id"]), str(row["lang"]), text, entities)
         except (ValueError, KeyError, TypeError) as error:
-            raise ConfigError(
-                f"{location.name} line {number}: not a PII example ({type(error).__name__})"
-            ) from error
+            raise ConfigError(f"{location}:{number}: not a PII example ({type(error).__name__})") from error
         if any(not 0 <= start < end <= len(text) for _, start, end in entities):
-            raise ConfigError(f"{location.name} line {number}: entity offsets outside the text")
+            raise ConfigError(f"{location}:{number}: entity offsets outside the text")
         examples.append(example)
     return examples
 

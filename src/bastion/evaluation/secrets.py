@@ -16,7 +16,6 @@ the row's format (its parsers and keyword patterns depend on the file extension)
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -27,6 +26,7 @@ from typing import Any
 
 from bastion.core.errors import ConfigError, UsageError
 from bastion.core.types import Policy
+from bastion.evaluation.jsonl import read_jsonl
 from bastion.evaluation.metrics import SpanMetrics, span_metrics
 
 __all__ = [
@@ -89,20 +89,12 @@ class LabelledText:
 def load_labelled_texts(path: Path | str) -> list[LabelledText]:
     """Read a labelled JSON-lines set; raises :class:`ConfigError` naming the line on bad rows."""
     rows: list[LabelledText] = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                secrets = tuple(
-                    LabelledSecret(s["type"], int(s["start"]), int(s["end"])) for s in raw["secrets"]
-                )
-                rows.append(
-                    LabelledText(raw["id"], raw["kind"], raw.get("format", "txt"), raw["text"], secrets)
-                )
-            except (ValueError, KeyError, TypeError) as error:
-                raise ConfigError(f"{path}:{number}: invalid row ({type(error).__name__})") from error
+    for number, raw in read_jsonl(path):
+        try:
+            secrets = tuple(LabelledSecret(s["type"], int(s["start"]), int(s["end"])) for s in raw["secrets"])
+            rows.append(LabelledText(raw["id"], raw["kind"], raw.get("format", "txt"), raw["text"], secrets))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"{path}:{number}: invalid row ({type(error).__name__})") from error
     return rows
 
 
