@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bastion.cli.main import app
@@ -65,3 +66,15 @@ def test_usage_errors_exit_with_2() -> None:
 def test_missing_input_file_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["scan", "-i", str(tmp_path / "missing.jsonl")])
     assert result.exit_code == 2
+
+
+def test_input_size_limit_comes_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BASTION_MAX_INPUT_CHARS", "50")
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        json.dumps({"id": 1, "text": "x" * 51}) + "\n" + json.dumps({"id": 2, "text": "ok"}) + "\n"
+    )
+    result = runner.invoke(app, ["scan", "-d", "injection", "-i", str(path)])
+    assert result.exit_code == 0
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert "exceeds the limit" in first["error"] and "error" not in second

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bastion.core.errors import BastionError, UsageError
+from bastion.core.settings import BastionSettings
 from bastion.core.types import Policy
 from bastion.detect.engine import Scanner, ScanResult
 from bastion.detect.registry import TEXT_DETECTORS, detectors
@@ -126,7 +127,10 @@ def scan(
     """Scan text for prompt injection, indirect injection, personal data and secrets."""
     if (text is None) == (input_file is None):
         raise UsageError("give either TEXT or --input FILE (not both)")
-    scanner = Scanner.from_ids(_detector_ids(detector_list), policy=policy)
+    settings = BastionSettings()
+    scanner = Scanner.from_ids(
+        _detector_ids(detector_list), policy=policy, max_chars=settings.max_input_chars
+    )
     console = Console()
     records: list[dict[str, Any]] = []
     texts: list[str | None] = []

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bastion.core.types import Detection, Policy
-from bastion.detect.base import BaseDetector, ScanContext
+from bastion.detect.base import DEFAULT_MAX_CHARS, BaseDetector, ScanContext
 from bastion.detect.registry import detectors
 
 __all__ = ["ScanResult", "Scanner"]
@@ -35,8 +35,11 @@ class Scanner:
         self.detectors = tuple(loaded)
 
     @classmethod
-    def from_ids(cls, ids: Iterable[str], policy: Policy = Policy.BALANCED) -> Scanner:
-        return cls([detectors.create(detector_id, policy=policy) for detector_id in ids])
+    def from_ids(
+        cls, ids: Iterable[str], policy: Policy = Policy.BALANCED, max_chars: int = DEFAULT_MAX_CHARS
+    ) -> Scanner:
+        """Load the detectors registered under ``ids`` with one policy and input size limit."""
+        return cls([detectors.create(detector_id, policy=policy, max_chars=max_chars) for detector_id in ids])
 
     def scan(self, text: str, context: ScanContext | None = None) -> ScanResult:
         found: list[Detection] = []
