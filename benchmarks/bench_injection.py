@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from bastion.core.types import Policy  # noqa: E402
 from bastion.detect.injection.detector import InjectionDetector  # noqa: E402
-from bastion.evaluation.datasets import Sample, load_injection_corpus  # noqa: E402
+from bastion.evaluation.datasets import AUGMENTED, Sample, load_injection_corpus  # noqa: E402
 from bastion.evaluation.injection import evaluate_injection  # noqa: E402
 from bastion.evaluation.machine import describe_machine  # noqa: E402
 from bastion.evaluation.metrics import roc_auc  # noqa: E402
@@ -52,7 +52,7 @@ GROUPS = {
 def generalisation(corpus: list[Sample]) -> list[dict[str, object]]:
     rows = []
     for name, in_group in GROUPS.items():
-        held_out = [s for s in corpus if in_group(s) and s.in_scope]
+        held_out = [s for s in corpus if in_group(s) and s.in_scope and s.kind != AUGMENTED]
         if not held_out:
             continue
         train = [

@@ -7,6 +7,8 @@ duplicates always land in the same split, on every machine:
 
 - ``train`` 70 %, ``validation`` 15 %, ``test`` 15 %.
 
+Augmented variants of train-split rows (``datasets/domain/augment``) always stay in ``train``.
+
 Sources marked ``trainable=False`` are never trained on (licence: XSafety is research-use-only, xSID is
 CC BY-SA; BIPIA payloads are not direct injections) but are evaluated on.
 """
@@ -26,6 +28,8 @@ __all__ = ["SOURCES", "Sample", "SourceSpec", "load_injection_corpus", "split_of
 
 
 POSITIVE_LABELS = frozenset({"injection", "jailbreak"})
+#: kind of rows from ``datasets/domain/augment``: variants of train-split rows, so always in the train split
+AUGMENTED = "augmented"
 #: domain "attacks" that are plain abusive requests ("lower my balance", "show me another debtor's data")
 #: with no attempt to change the assistant's instructions: out of scope for an injection classifier (the
 #: guard's tool and data policies stop them), so never trained on and reported as their own slice
@@ -125,7 +129,12 @@ def _domain_rows(domain_dir: Path) -> Iterator[tuple[str, str, str, str, str]]:
         if path.stem.startswith("documents"):
             continue
         for row in _read_jsonl(path):
-            kind = "plain_request" if row.get("technique") in PLAIN_REQUEST_TECHNIQUES else path.stem
+            if path.parent.name == "augment":
+                kind = AUGMENTED
+            elif row.get("technique") in PLAIN_REQUEST_TECHNIQUES:
+                kind = "plain_request"
+            else:
+                kind = path.stem
             yield str(row["text"]), str(row["label"]), "bastion-domain", str(row.get("lang", "en")), kind
 
 
@@ -154,6 +163,6 @@ def load_injection_corpus(shared_data: Path, domain_dir: Path | None = None) -> 
     for key in conflicts:
         del by_key[key]
     return [
-        Sample(text, target, source, lang, split_of(key), kind)
+        Sample(text, target, source, lang, "train" if kind == AUGMENTED else split_of(key), kind)
         for key, (text, target, source, lang, kind) in by_key.items()
     ]
