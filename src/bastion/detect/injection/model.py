@@ -101,7 +101,7 @@ class LinearModel:
         scale = 1.0 / np.sqrt(total) if total else 0.0
         probability = _sigmoid(self.bias + float(weights.sum()) * scale)
         window = Span(0, len(text))
-        return WindowScore(probability, window, _driver(weights, window))
+        return WindowScore(probability, window, _driver(weights, window, text))
 
     def _score_windows(self, text: str, offset: int) -> WindowScore:
         weights, counts = self._contributions(text)
@@ -114,7 +114,7 @@ class LinearModel:
         logits = self.bias + sums / np.sqrt(window_counts)
         best = int(np.argmax(logits))
         window = Span(int(starts[best]), int(ends[best]))
-        driver = _driver(weights, window)
+        driver = _driver(weights, window, text)
         return WindowScore(
             _sigmoid(float(logits[best])),
             Span(window.start + offset, window.end + offset),
@@ -122,22 +122,34 @@ class LinearModel:
         )
 
 
-def _driver(weights: np.ndarray, window: Span) -> Span:
-    """The contiguous run of positions with the largest summed weight inside ``window`` (Kadane)."""
+def _driver(weights: np.ndarray, window: Span, text: str) -> Span:
+    """The run of positions inside ``window`` that contributes most above the window's average weight.
+
+    Kadane's maximum-sum run over the centred weights (common features carry large weights that the bias
+    offsets, so raw sums would favour long runs of ordinary text), widened to whole words of ``text``.
+    """
+    end_limit = min(window.end, len(weights))
+    centred = weights[window.start : end_limit] - (
+        weights[window.start : end_limit].mean() if end_limit > window.start else 0.0
+    )
     best_sum, best = 0.0, Span(window.start, window.start)
     running, run_start = 0.0, window.start
-    for index in range(window.start, min(window.end, len(weights))):
-        value = float(weights[index])
+    for offset, value in enumerate(centred.tolist()):
+        index = window.start + offset
         if running <= 0.0:
             running, run_start = value, index
         else:
             running += value
         if running > best_sum:
             best_sum, best = running, Span(run_start, index + 1)
-    if len(best):
-        # a feature starting at the last position covers a few more characters
-        best = Span(best.start, min(best.end + 4, window.end))
-    return best
+    if not len(best):
+        return best
+    start, end = best.start, min(best.end + 4, window.end)  # a feature at the last position spans a few more
+    while start > window.start and not text[start - 1].isspace():
+        start -= 1
+    while end < window.end and not text[end].isspace():
+        end += 1
+    return Span(start, end)
 
 
 def model_from_arrays(arrays: Any) -> LinearModel:
