@@ -9,14 +9,12 @@ import logging
 import sys
 
 import typer
-from rich.console import Console
 
 from bastion import __version__
 from bastion.cli.errors import cli_errors
 from bastion.cli.evaluate import eval_app
 from bastion.cli.scan import scan
 from bastion.cli.tour import tour
-from bastion.core.errors import BastionError
 from bastion.core.settings import BastionSettings
 
 app = typer.Typer(
@@ -32,12 +30,14 @@ app.add_typer(eval_app, name="eval")
 
 
 @app.command("version")
+@cli_errors
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
 
 
 @app.command("detectors")
+@cli_errors
 def list_detectors() -> None:
     """List the registered detectors."""
     from bastion.detect.registry import detectors
@@ -48,16 +48,12 @@ def list_detectors() -> None:
 
 
 def main() -> None:
-    """Run the CLI; Bastion errors become a message on stderr and their exit code."""
+    """Run the CLI (every command maps Bastion errors to exit codes through :func:`cli_errors`)."""
     settings = BastionSettings()
     logging.basicConfig(
         level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    try:
-        app()
-    except BastionError as error:
-        Console(stderr=True).print(f"[red]error:[/red] {error}", highlight=False, markup=True)
-        sys.exit(error.exit_code)
+    app()
 
 
 if __name__ == "__main__":

@@ -54,10 +54,6 @@ class LinearModel:
     thresholds: dict[Policy, float]
     info: dict[str, Any]
 
-    def threshold(self, policy: Policy) -> float:
-        """The model probability at which ``policy`` starts flagging."""
-        return self.thresholds[policy]
-
     def calibrated(self, probability: float) -> float:
         """Map a model probability to the detector's risk score.
 
