@@ -13,7 +13,9 @@ ALLOWED = {
     "core": {"core"},
     "detect": {"core", "detect"},
     "pseudonymize": {"core", "detect", "pseudonymize"},
-    "evaluation": {"core", "detect", "evaluation", "pseudonymize"},
+    "evaluation": {"core", "detect", "evaluation", "pseudonymize", "rag", "demo"},
+    "rag": {"core", "detect", "rag"},
+    "demo": {"core", "detect", "rag", "demo"},
 }
 
 

@@ -147,6 +147,7 @@ HARD_NEGATIVES = [
     ("PERSON", "Zahlung im Januar, Februar und März in Berlin erhalten."),
     ("PERSON", "The matter was passed to Carter & Sons Ltd."),
     ("PERSON", "Dear Customer, thank you for your payment."),
+    ("PERSON", "Keine Mahnungen, solange die BrightCart Europe B.V. den Fall untersucht."),
     ("ADDRESS", "Im Jahr 2024 haben wir 12 Raten vereinbart."),
     ("ADDRESS", "Wir haben 12345 Kunden in ganz Deutschland."),
     ("ADDRESS", "Please allow 3 working days for the transfer."),

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from bastion import __version__
+from bastion.cli.demo import demo_app
 from bastion.cli.errors import cli_errors
 from bastion.cli.evaluate import eval_app
 from bastion.cli.scan import scan
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.command("scan")(cli_errors(scan))
 app.command("tour")(cli_errors(tour))
 app.add_typer(eval_app, name="eval")
+app.add_typer(demo_app, name="demo")
 
 
 @app.command("version")

@@ -6,6 +6,7 @@ from bastion.core.errors import (
     DetectorError,
     InputError,
     RegistryError,
+    UpstreamError,
     UsageError,
     VaultError,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Role",
     "Severity",
     "Span",
+    "UpstreamError",
     "UsageError",
     "VaultError",
     "Verdict",

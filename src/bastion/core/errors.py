@@ -8,6 +8,7 @@
     ├── InputError                    input that cannot be processed: binary, not UTF-8, too large
     ├── RegistryError                 unknown or duplicate plugin id (exit 2)
     ├── DetectorError                 a detector failed on an input (the guard decides fail-open/closed)
+    ├── UpstreamError                 a model or service Bastion calls failed, timed out or is not installed
     └── VaultError                    pseudonymisation vault: wrong key, tampered or missing record
 
 Third-party errors are wrapped with ``raise ... from`` so the cause stays visible. Messages never
@@ -22,6 +23,7 @@ __all__ = [
     "DetectorError",
     "InputError",
     "RegistryError",
+    "UpstreamError",
     "UsageError",
     "VaultError",
 ]
@@ -57,6 +59,10 @@ class RegistryError(BastionError):
 
 class DetectorError(BastionError):
     """A detector failed on an input. Policies decide whether this fails open or closed."""
+
+
+class UpstreamError(BastionError):
+    """A model or service Bastion calls failed, timed out, answered nonsense or is not installed."""
 
 
 class VaultError(BastionError):

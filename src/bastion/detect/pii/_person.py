@@ -313,6 +313,9 @@ class PersonRecogniser:
         if first.kind in (Kind.TITLE, Kind.ORGANISATION, Kind.STREET):
             return None
         context = self._context(text, start, recent)
+        # the second letter of "B.V." or "z.B." is an initial only when a known name follows directly
+        # ("A.B. Schmidt"), not in "B.V. den Fall"
+        abbreviation = first.kind is Kind.INITIAL and context is None and char_before(text, start) == "."
         if context == "title":
             allowed = first.kind is not Kind.FUNCTION or self.lexicon.is_known(first.key)
             allowed = allowed or first.kind is Kind.PARTICLE
@@ -334,6 +337,11 @@ class PersonRecogniser:
             return None
         parts = self._chain(text, first, context)
         if not parts or self._is_company_or_street(text, parts[-1].end):
+            return None
+        if abbreviation and (
+            any(part.kind is Kind.PARTICLE for part in parts)
+            or not any(part.kind in KNOWN_KINDS for part in parts[1:])
+        ):
             return None
         score = self._score(text, context, parts)
         if score is None:

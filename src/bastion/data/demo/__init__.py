@@ -1,0 +1,1 @@
+"""Data of the demo system: tenants, name lists, note and document templates (:mod:`bastion.demo`)."""
