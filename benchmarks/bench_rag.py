@@ -34,6 +34,7 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,29 +98,10 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
-def published_values(data: Any) -> dict[str, list[str]]:
-    """What each tenant publishes on purpose: its bank details and contact data, and the agency's."""
-    agency = data.agency
-    shared = [
-        f"{agency.street}, {agency.postcode} {agency.city}",
-        agency.privacy_email,
-        agency.managing_director,
-    ]
-    return {
-        tenant.tenant_id: [
-            tenant.creditor_iban,
-            tenant.creditor_bic,
-            tenant.support_email,
-            tenant.phone,
-            *shared,
-        ]
-        for tenant in data.tenants
-    }
-
-
 def ingest(
-    documents: list[Any], embedder: Any, path: Path, scan: bool, published: dict[str, list[str]]
+    documents: list[Any], embedder: Any, path: Path, scan: bool, published: Mapping[str, Sequence[str]]
 ) -> dict[str, Any]:
+    """Ingest as the demo does: tenant-authored documents are trusted (indirect verdicts are warnings)."""
     from bastion.rag.ingest import Ingestor
     from bastion.rag.sqlite_store import SQLiteRetrievalStore
 
@@ -129,9 +111,12 @@ def ingest(
     with SQLiteRetrievalStore(path, embedder) as store:
         ingestor = Ingestor(store, scan=scan, published_values=published)
         chunks = 0
+        warned: list[str] = []
         for document in documents:
-            result = ingestor.ingest(document)
+            result = ingestor.ingest(document, trusted=True)
             chunks += result.chunks
+            if result.warnings:
+                warned.append(document.doc_id)
             if result.quarantined:
                 kinds = sorted({f"{r.detector}/{r.type}" for r in result.reasons})
                 quarantined.append(
@@ -153,6 +138,7 @@ def ingest(
         "store_bytes": size,
         "quarantined": quarantined,
         "quarantine_reasons": dict(sorted(reasons.items())),
+        "stored_with_warnings": warned,
     }
 
 
@@ -208,7 +194,7 @@ def quality(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(questions_path: Path, seed: int) -> dict[str, Any]:
     embedder, load = load_embedder()
-    from bastion.demo.data import demo_documents, generate
+    from bastion.demo.data import demo_documents, generate, published_values
     from bastion.rag.sqlite_store import SQLiteRetrievalStore
 
     data = generate(seed=seed)
@@ -296,6 +282,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["", "Quarantined with scanning on (detector/type over all quarantined documents):", ""]
         for entry in scanned["quarantined"]:
             lines.append(f"- `{entry['doc_id']}` ({entry['audience']}): {', '.join(entry['reasons'])}")
+    if scanned["stored_with_warnings"]:
+        lines += [
+            "",
+            "Stored with an `indirect` warning (trusted, tenant-authored documents; false positives of the "
+            "detector on internal guidelines that speak about the assistant):",
+            "",
+        ]
+        lines += [f"- `{doc_id}`" for doc_id in scanned["stored_with_warnings"]]
     lines += [
         "",
         "## Search latency (one query at a time, k = 10, embedding included)",

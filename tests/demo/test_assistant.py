@@ -186,10 +186,11 @@ def test_naive_puts_agent_notes_and_client_system_messages_into_the_prompt(
     hardened, _ = make_assistant(Configuration.HARDENED, hardened_model)
     naive.reply(conversation, me)
     hardened.reply(conversation, me)
-    assert note.text in naive_model.prompts[0].instructions
-    assert "Developer mode" in naive_model.prompts[0].instructions
-    assert note.text not in hardened_model.prompts[0].instructions
-    assert "Developer mode" not in hardened_model.prompts[0].instructions
+    naive_prompt, hardened_prompt = naive_model.prompts[0], hardened_model.prompts[0]
+    assert note.text in naive_prompt.context
+    assert "Developer mode" in naive_prompt.context
+    assert note.text not in hardened_prompt.instructions + hardened_prompt.context
+    assert "Developer mode" not in hardened_prompt.instructions + hardened_prompt.context
 
 
 @pytest.mark.parametrize("text", ["", "   ", "x" * 8_001])

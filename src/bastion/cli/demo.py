@@ -15,8 +15,9 @@ from bastion.core.settings import BastionSettings
 from bastion.core.types import Conversation, Message, Role
 
 if TYPE_CHECKING:
-    from bastion.demo.assistant import Configuration
+    from bastion.demo.assistant import Assistant, Configuration
     from bastion.demo.data import Credential
+    from bastion.demo.db import DemoDatabase
 
 demo_app = typer.Typer(
     help="The demo assistant: a debt-collection chatbot on a local LLM.", no_args_is_help=True
@@ -61,6 +62,22 @@ def _home(home: Path | None) -> Path:
     return home or BastionSettings().home
 
 
+def _open_assistant(
+    config: str, seed: int, debtors: int, home: Path | None, upstream: tuple[str, str, str]
+) -> tuple[Assistant, DemoDatabase]:
+    """The assistant of ``config`` over the demo data of ``seed`` (built on first use, which says so)."""
+    from bastion.demo.environment import UpstreamSettings, build_assistant, locate, prepare
+
+    configuration = _configuration(config)
+    if not locate(_home(home), seed, debtors).built:
+        Console(stderr=True).print(
+            "Building the demo data (first start only: generating, scanning and embedding the documents "
+            "takes about half a minute on 2 cores) ..."
+        )
+    environment = prepare(_home(home), seed, debtors)
+    return build_assistant(environment, configuration, UpstreamSettings(*upstream).create())
+
+
 @demo_app.command("serve")
 @cli_errors
 def serve(
@@ -79,19 +96,16 @@ def serve(
         import uvicorn
     except ImportError as error:
         raise UpstreamError("the demo needs its extra: pip install 'bastion-ai[local]'") from error
-    from bastion.demo.environment import UpstreamSettings, build_assistant, prepare
     from bastion.demo.server import create_app
 
     console = Console(stderr=True)
     started = time.perf_counter()
-    configuration = _configuration(config)
-    environment = prepare(_home(home), seed, debtors)
-    model = UpstreamSettings(upstream_url, upstream_model, upstream_key_env).create()
-    assistant, database = build_assistant(environment, configuration, model)
+    upstream = (upstream_url, upstream_model, upstream_key_env)
+    assistant, database = _open_assistant(config, seed, debtors, home, upstream)
     assistant.warm_up()
     console.print(
-        f"[bold]Bastion demo[/bold] ({configuration.value}, model {model.name}) ready in "
-        f"{time.perf_counter() - started:.1f} s on http://{host}:{port}/v1"
+        f"[bold]Bastion demo[/bold] ({assistant.settings.configuration.value}, model {assistant.model.name}) "
+        f"ready in {time.perf_counter() - started:.1f} s on http://{host}:{port}/v1"
     )
     for credential in _sample_credentials(seed, debtors):
         p = credential.principal
@@ -107,17 +121,31 @@ def keys(
     seed: SeedOption = 7,
     debtors: DebtorsOption = 25,
     tenant: Annotated[str, typer.Option(help="Only this tenant's principals.")] = "",
+    role: Annotated[str, typer.Option(help="debtor, agent or all.")] = "all",
     limit: Annotated[int, typer.Option(help="How many to list.")] = 10,
 ) -> None:
     """List demo principals and their API keys (demo data only: the keys are derived from the seed)."""
+    from rich.table import Table
+
     from bastion.demo.data import generate
 
-    credentials = [
-        c for c in generate(seed, debtors).credentials if not tenant or c.principal.tenant_id == tenant
+    if role not in ("debtor", "agent", "all"):
+        raise UsageError(f"--role must be debtor, agent or all, not {role!r}")
+    data = generate(seed, debtors)
+    table = Table(box=None, pad_edge=False)
+    for column in ("role", "tenant", "subject", "name", "API key"):
+        table.add_column(column)
+    chosen = [
+        c
+        for c in data.credentials
+        if (not tenant or c.principal.tenant_id == tenant) and role in ("all", c.principal.role.value)
     ]
-    for credential in credentials[:limit]:
+    for credential in chosen[:limit]:
         p = credential.principal
-        typer.echo(f"{p.role.value:<6} {p.tenant_id:<16} {p.subject:<14} {credential.api_key}")
+        is_debtor = p.role.value == "debtor"
+        name = data.debtor(p.subject).full_name if is_debtor else data.agent(p.subject).name
+        table.add_row(p.role.value, p.tenant_id, p.subject, name, credential.api_key)
+    Console(width=140).print(table)
 
 
 @demo_app.command("ask")
@@ -136,11 +164,8 @@ def ask(
     """Ask the assistant one question as a demo principal and show the answer with its trace."""
     import json
 
-    from bastion.demo.environment import UpstreamSettings, build_assistant, prepare
-
-    environment = prepare(_home(home), seed, debtors)
-    model = UpstreamSettings(upstream_url, upstream_model, upstream_key_env).create()
-    assistant, database = build_assistant(environment, _configuration(config), model)
+    upstream = (upstream_url, upstream_model, upstream_key_env)
+    assistant, database = _open_assistant(config, seed, debtors, home, upstream)
     principal = database.principal_for_key(key) if key else _sample_credentials(seed, debtors)[0].principal
     if principal is None:
         raise UsageError("unknown demo key; list them with `bastion demo keys`")

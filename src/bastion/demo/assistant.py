@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from bastion.core.errors import ConfigError, InputError
 from bastion.core.types import Conversation, Detection, Message, Policy, Role
-from bastion.demo._records import CaseRecord, DebtorRecord, TenantRecord
+from bastion.demo._records import DebtorRecord, TenantRecord
 from bastion.demo.actions import parse_actions
 from bastion.demo.db import DemoDatabase
 from bastion.demo.model import LanguageModel, Prompt
@@ -152,7 +152,7 @@ class Assistant:
             client_system="" if self.hardened else _client_system(conversation),
         )
         turns = _turns(conversation)
-        text, outcomes, finish, usage = self._generate(prompt, turns, cases, principal)
+        text, outcomes, finish, usage = self._generate(prompt, turns, examples_for(cases), principal)
         if self._output_scanner is None:
             return Reply(
                 text, finish, tuple(outcomes), hits, prompt_tokens=usage[0], completion_tokens=usage[1]
@@ -183,16 +183,16 @@ class Assistant:
         self,
         prompt: AssistantPrompt,
         turns: tuple[Message, ...],
-        cases: Sequence[CaseRecord],
+        examples: tuple[Message, ...],
         principal: Principal,
     ) -> tuple[str, list[ToolOutcome], FinishReason, tuple[int, int]]:
         toolbox = Toolbox(self.database, principal, hardened=self.hardened)
-        examples = examples_for(cases)
         outcomes: list[ToolOutcome] = []
         prompt_tokens = completion_tokens = 0
         for round_number in range(self.settings.max_tool_rounds + 1):
             completion = self.model.complete(
-                Prompt(prompt.instructions, turns, examples), max_tokens=self.settings.max_tokens
+                Prompt(prompt.instructions, turns, examples, prompt.context),
+                max_tokens=self.settings.max_tokens,
             )
             prompt_tokens += completion.prompt_tokens
             completion_tokens += completion.completion_tokens

@@ -29,7 +29,7 @@ from bastion.rag.embeddings import default_embedder
 from bastion.rag.ingest import Ingestor
 from bastion.rag.sqlite_store import SQLiteRetrievalStore
 
-__all__ = ["DemoEnvironment", "UpstreamSettings", "build_assistant", "prepare", "reset"]
+__all__ = ["DemoEnvironment", "UpstreamSettings", "build_assistant", "locate", "prepare", "reset"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,10 @@ class DemoEnvironment:
     def base_store(self) -> Path:
         return self.folder / "base-rag.sqlite"
 
+    @property
+    def built(self) -> bool:
+        return self.base_database.is_file() and self.base_store.is_file()
+
     def database_for(self, configuration: Configuration) -> Path:
         return self.folder / f"{configuration.value}.sqlite"
 
@@ -73,12 +77,16 @@ class DemoEnvironment:
         return self.folder / f"{configuration.value}-rag.sqlite"
 
 
+def locate(home: Path, seed: int = 7, debtors_per_tenant: int = DEFAULT_DEBTORS) -> DemoEnvironment:
+    """Where the demo files for ``seed`` live under ``home``; nothing is built."""
+    return DemoEnvironment(home / "demo" / f"seed-{seed}-{debtors_per_tenant}", seed, debtors_per_tenant)
+
+
 def prepare(home: Path, seed: int = 7, debtors_per_tenant: int = DEFAULT_DEBTORS) -> DemoEnvironment:
     """Build the base database and document store for ``seed`` unless they exist already."""
-    folder = home / "demo" / f"seed-{seed}-{debtors_per_tenant}"
-    environment = DemoEnvironment(folder, seed, debtors_per_tenant)
+    environment = locate(home, seed, debtors_per_tenant)
     environment.folder.mkdir(parents=True, exist_ok=True)
-    if environment.base_database.is_file() and environment.base_store.is_file():
+    if environment.built:
         return environment
     started = time.perf_counter()
     data = generate(seed=seed, debtors_per_tenant=debtors_per_tenant)

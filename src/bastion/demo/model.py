@@ -55,13 +55,17 @@ TRANSCRIPT_STOPS = (f"\n{CUSTOMER_LABEL}", f"\n{RESULT_LABEL}", f"\n{ASSISTANT_L
 class Prompt:
     """What the app asks the model: instructions, example exchanges and the conversation so far.
 
-    ``examples`` and ``turns`` hold USER, ASSISTANT and TOOL messages (TOOL: results of the textual action
-    protocol); the examples show the model the format and come before the real conversation.
+    ``instructions`` are the same for every caller of a tenant and come first, so llama.cpp reuses their
+    evaluation from one request to the next (it keeps the longest common prefix); ``context`` is what
+    changes per caller and turn (the account, retrieved passages) and follows them. ``examples`` and
+    ``turns`` hold USER, ASSISTANT and TOOL messages (TOOL: results of the textual action protocol); the
+    examples show the model the format, with the caller's own case, and come before the real conversation.
     """
 
     instructions: str
     turns: tuple[Message, ...]
     examples: tuple[Message, ...] = ()
+    context: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +98,11 @@ class LanguageModel(Protocol):
 
 def render_transcript(prompt: Prompt) -> str:
     """The completion-style transcript for a base model, ending with the assistant's label."""
-    lines = [prompt.instructions.strip(), ""]
-    for message in (*prompt.examples, *prompt.turns):
-        lines.append(f"{_label(message.role)} {_one_paragraph(message.content)}")
+    lines = [prompt.instructions.strip()]
+    if prompt.context.strip():
+        lines.append(prompt.context.strip())
+    lines.append("")
+    lines += [f"{_label(m.role)} {_one_paragraph(m.content)}" for m in (*prompt.examples, *prompt.turns)]
     lines.append(ASSISTANT_LABEL)
     return "\n".join(lines)
 
@@ -145,6 +151,27 @@ def local_model_path(cache_dir: Path | None = None) -> Path:
 
 
 _LOADED: list[Llama] = []
+_LOG_CALLBACK: list[Any] = []  # keeps the ctypes callback alive as long as llama.cpp may call it
+
+
+def _silence_llama_cpp() -> None:
+    """Drop llama.cpp's log lines (load chatter on stderr); failures still surface as exceptions.
+
+    llama-cpp-python's own callback prints warnings even with ``verbose=False`` (its level mapping is off
+    by one for current llama.cpp), so it is replaced once per process.
+    """
+    if _LOG_CALLBACK:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def _ignore(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        return None
+
+    llama_cpp.llama_log_set(_ignore, ctypes.c_void_p(0))
+    _LOG_CALLBACK.append(_ignore)
 
 
 @atexit.register
@@ -163,6 +190,7 @@ def _load_llama(path: str, n_ctx: int, n_threads: int, seed: int) -> Llama:
         raise UpstreamError(
             "llama-cpp-python is not installed: pip install 'bastion-ai[local]' (see docs/demo.md)"
         ) from error
+    _silence_llama_cpp()
     try:
         llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
     except (ValueError, RuntimeError) as error:
@@ -285,7 +313,8 @@ class ChatModel:
 
     def messages(self, prompt: Prompt) -> list[dict[str, str]]:
         """The chat messages for ``prompt``: instructions as the system message, then the exchanges."""
-        messages = [{"role": "system", "content": prompt.instructions}]
+        system = "\n\n".join(part for part in (prompt.instructions, prompt.context) if part.strip())
+        messages = [{"role": "system", "content": system}]
         for turn in (*prompt.examples, *prompt.turns):
             if turn.role is Role.TOOL:
                 messages.append({"role": "user", "content": f"{RESULT_LABEL} {turn.content}"})

@@ -170,7 +170,8 @@ class Ingestor:
         if warnings:
             reasons = [r for r in reasons if r not in warnings]
             logger.warning(
-                "trusted document stored despite an indirect-injection verdict",
+                "trusted document %s stored despite an indirect-injection verdict",
+                document.doc_id,
                 extra={"tenant_id": document.tenant_id, "doc_id": document.doc_id, "sha256": digest},
             )
         found = tuple(sorted(personal.items()))
@@ -186,7 +187,8 @@ class Ingestor:
                 )
             )
             logger.warning(
-                "document quarantined",
+                "document %s quarantined",
+                document.doc_id,
                 extra={"tenant_id": document.tenant_id, "doc_id": document.doc_id, "sha256": digest},
             )
             return IngestResult(

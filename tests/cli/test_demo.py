@@ -1,0 +1,88 @@
+"""``bastion demo``: the real command in a subprocess, serving the local model over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from bastion.cli.main import app
+from bastion.demo.data import generate
+
+DEBTORS = "4"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_keys_lists_principals_with_their_keys() -> None:
+    result = CliRunner().invoke(app, ["demo", "keys", "--debtors", DEBTORS, "--tenant", "t-brightcart"])
+    assert result.exit_code == 0, result.output
+    header, *rows = result.output.strip().splitlines()
+    assert header.split()[:3] == ["role", "tenant", "subject"]
+    known = {c.api_key for c in generate(7, int(DEBTORS)).credentials}
+    assert rows and all(row.split()[1] == "t-brightcart" and row.split()[-1] in known for row in rows)
+
+
+def test_an_unknown_configuration_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "ask", "hi", "--config", "reckless", "--home", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "naive or hardened" in result.output
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    command = [sys.executable, "-m", "bastion.cli.main", "demo", "serve", "--config", "naive"]
+    command += ["--port", str(port), "--debtors", DEBTORS, "--home", str(tmp_path)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ}
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_serve_answers_a_chat_completion_from_the_local_model(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    base, process = served
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else "server exited"
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        pytest.fail("the demo server did not come up")
+    key = next(c.api_key for c in generate(7, int(DEBTORS)).credentials)
+    response = httpx.post(
+        f"{base}/v1/chat/completions",
+        json={"model": "any", "messages": [{"role": "user", "content": "Hallo, wie kann ich zahlen?"}]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"] == "bastion-demo-naive"
+    assert body["choices"][0]["message"]["content"].strip()
+    assert body["usage"]["completion_tokens"] > 0
