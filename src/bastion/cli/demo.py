@@ -98,7 +98,7 @@ def serve(
         raise UpstreamError("the demo needs its extra: pip install 'bastion-ai[local]'") from error
     from bastion.demo.server import create_app
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     started = time.perf_counter()
     upstream = (upstream_url, upstream_model, upstream_key_env)
     assistant, database = _open_assistant(config, seed, debtors, home, upstream)
