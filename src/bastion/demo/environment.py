@@ -17,19 +17,34 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 from bastion.core.errors import ConfigError
 from bastion.demo.assistant import Assistant, AssistantSettings, Configuration
 from bastion.demo.data import DemoData, demo_documents, generate, published_values
 from bastion.demo.db import DemoDatabase, write_database
 from bastion.demo.model import ChatModel, LanguageModel, LocalModel
-from bastion.rag.embeddings import default_embedder
+from bastion.rag.chunking import DEFAULT_CONFIG, chunk_document
+from bastion.rag.embeddings import Embedder, PrecomputedEmbedder, default_embedder
 from bastion.rag.ingest import Ingestor
-from bastion.rag.sqlite_store import SQLiteRetrievalStore
+from bastion.rag.sqlite_store import SQLiteRetrievalStore, embedded_text
+from bastion.rag.types import Document
 
-__all__ = ["DemoEnvironment", "UpstreamSettings", "build_assistant", "locate", "prepare", "reset"]
+__all__ = [
+    "DEFAULT_DEBTORS",
+    "DemoEnvironment",
+    "UpstreamSettings",
+    "build_assistant",
+    "demo_chunk_texts",
+    "locate",
+    "prepare",
+    "reset",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -95,13 +110,43 @@ def prepare(home: Path, seed: int = 7, debtors_per_tenant: int = DEFAULT_DEBTORS
     return environment
 
 
+def demo_chunk_texts(documents: Sequence[Document]) -> list[str]:
+    """The texts the store embeds for ``documents``, chunked as ingestion chunks them."""
+    return [
+        embedded_text(chunk)
+        for document in documents
+        for chunk in chunk_document(document, "1970-01-01T00:00:00Z", DEFAULT_CONFIG)
+    ]
+
+
+def _build_embedder() -> Embedder:
+    """MiniLM, answering from the vectors shipped for the default documents where it can.
+
+    Embedding 804 chunks is ~20 s of a first start on 2 cores; the shipped vectors (float16, made by
+    ``scripts/build_demo_embeddings.py``) cover the default seed and size, anything else is computed.
+    """
+    embedder = default_embedder()
+    shipped = resources.files("bastion.data.demo").joinpath("embeddings.npz")
+    if not shipped.is_file():
+        return embedder
+    with shipped.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+        name = str(archive["name"])
+        keys = [str(key) for key in archive["keys"]]
+        vectors = archive["vectors"].astype(np.float32)
+    if name != embedder.name or vectors.shape != (len(keys), embedder.dimension):
+        logger.info("shipped demo vectors are for %s; computing all vectors", name)
+        return embedder
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return PrecomputedEmbedder(embedder, name, dict(zip(keys, vectors, strict=True)))
+
+
 def _build(environment: DemoEnvironment, data: DemoData) -> None:
     partial_db = environment.folder / "base.sqlite.partial"
     partial_store = environment.folder / "base-rag.sqlite.partial"
     for path in (partial_db, partial_store):
         path.unlink(missing_ok=True)
     write_database(data, partial_db)
-    with SQLiteRetrievalStore(partial_store, default_embedder()) as store:
+    with SQLiteRetrievalStore(partial_store, _build_embedder()) as store:
         ingestor = Ingestor(store, scan=True, published_values=published_values(data))
         for document in demo_documents(data):
             result = ingestor.ingest(document, trusted=True)  # written by the tenants' staff

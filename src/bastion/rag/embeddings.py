@@ -12,10 +12,11 @@ because the fast tokenizer may not be used from two threads at once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -28,7 +29,15 @@ from bastion.core.errors import ConfigError, InputError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["MINILM_NAME", "Embedder", "MiniLMEmbedder", "default_embedder", "validate_embeddings"]
+__all__ = [
+    "MINILM_NAME",
+    "Embedder",
+    "MiniLMEmbedder",
+    "PrecomputedEmbedder",
+    "default_embedder",
+    "text_key",
+    "validate_embeddings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +111,51 @@ class MiniLMEmbedder:
                 show_progress_bar=False,
             )
         return validate_embeddings(np.asarray(vectors, dtype=np.float32), len(texts), self._dimension)
+
+
+def text_key(text: str) -> str:
+    """The key of a text in a :class:`PrecomputedEmbedder`: the SHA-256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class PrecomputedEmbedder:
+    """An embedder that answers from vectors computed earlier by ``inner`` and asks ``inner`` for the rest.
+
+    ``vectors`` maps :func:`text_key` of a text to its vector, made by an embedder with ``inner``'s name
+    (anything else is refused with :class:`ConfigError`), so a store never mixes vectors of two models. The
+    demo ships such vectors for its default documents, because embedding them is most of its first start.
+    """
+
+    def __init__(self, inner: Embedder, name: str, vectors: Mapping[str, npt.NDArray[np.float32]]) -> None:
+        if name != inner.name:
+            raise ConfigError(f"precomputed vectors of {name!r} cannot stand in for {inner.name!r}")
+        self.inner = inner
+        self.vectors = vectors
+        self.hits = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if isinstance(texts, str):
+            raise InputError("embed takes a sequence of texts, not one text")
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        missing: list[int] = []
+        for index, text in enumerate(texts):
+            vector = self.vectors.get(text_key(text))
+            if vector is None or vector.shape != (self.dimension,):
+                missing.append(index)
+            else:
+                out[index] = vector
+        self.hits += len(texts) - len(missing)
+        if missing:
+            out[missing] = self.inner.embed([texts[index] for index in missing])
+        return validate_embeddings(out, len(texts), self.dimension)
 
 
 _ENCODE_LOCK = threading.Lock()

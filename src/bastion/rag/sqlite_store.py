@@ -53,7 +53,7 @@ from bastion.rag.store import (
 )
 from bastion.rag.types import Acl, Audience, Chunk, Hit, Principal, PrincipalRole
 
-__all__ = ["MAX_CHUNK_CHARS", "SCHEMA_VERSION", "SQLiteRetrievalStore"]
+__all__ = ["MAX_CHUNK_CHARS", "SCHEMA_VERSION", "SQLiteRetrievalStore", "embedded_text"]
 
 SCHEMA_VERSION = "1"
 #: the longest chunk text the store accepts
@@ -305,7 +305,7 @@ class SQLiteRetrievalStore:
     def _embed_chunks(self, chunks: Sequence[Chunk]) -> npt.NDArray[np.float32]:
         if not chunks:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        vectors = self.embedder.embed([_embedded_text(chunk) for chunk in chunks])
+        vectors = self.embedder.embed([embedded_text(chunk) for chunk in chunks])
         return validate_embeddings(vectors, len(chunks), self.embedder.dimension)
 
     @staticmethod
@@ -502,7 +502,7 @@ def _rows_of_chunk(connection: sqlite3.Connection, tenant_id: str, chunk_id: str
     return [int(row[0]) for row in rows]
 
 
-def _embedded_text(chunk: Chunk) -> str:
+def embedded_text(chunk: Chunk) -> str:
     """The text a chunk's vector is made of: its document title (unless the chunk starts with it) and text."""
     if chunk.title and not chunk.text.startswith(chunk.title):
         return f"{chunk.title}\n\n{chunk.text}"
