@@ -16,6 +16,7 @@ ALLOWED = {
     "evaluation": {"core", "detect", "evaluation", "pseudonymize", "rag", "demo"},
     "rag": {"core", "detect", "rag"},
     "demo": {"core", "detect", "rag", "demo"},
+    "redteam": {"core", "detect", "redteam", "demo", "rag"},
 }
 
 

@@ -71,8 +71,8 @@ def _open_assistant(
     configuration = _configuration(config)
     if not locate(_home(home), seed, debtors).built:
         Console(stderr=True).print(
-            "Building the demo data (first start only: generating, scanning and embedding the documents "
-            "takes about half a minute on 2 cores) ..."
+            "Building the demo data (first start only: generating, scanning and indexing the documents; "
+            "seconds with the default seed and size, half a minute more for others) ..."
         )
     environment = prepare(_home(home), seed, debtors)
     return build_assistant(environment, configuration, UpstreamSettings(*upstream).create())

@@ -14,6 +14,7 @@ from bastion import __version__
 from bastion.cli.demo import demo_app
 from bastion.cli.errors import cli_errors
 from bastion.cli.evaluate import eval_app
+from bastion.cli.redteam import redteam_app
 from bastion.cli.scan import scan
 from bastion.cli.tour import tour
 from bastion.core.settings import BastionSettings
@@ -29,6 +30,7 @@ app.command("scan")(cli_errors(scan))
 app.command("tour")(cli_errors(tour))
 app.add_typer(eval_app, name="eval")
 app.add_typer(demo_app, name="demo")
+app.add_typer(redteam_app, name="redteam")
 
 
 @app.command("version")

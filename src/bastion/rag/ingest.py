@@ -169,7 +169,7 @@ class Ingestor:
         warnings = tuple(r for r in reasons if trusted and r.detector == "indirect")
         if warnings:
             reasons = [r for r in reasons if r not in warnings]
-            logger.warning(
+            logger.info(  # the caller decided to trust it; the verdict is in IngestResult.warnings
                 "trusted document %s stored despite an indirect-injection verdict",
                 document.doc_id,
                 extra={"tenant_id": document.tenant_id, "doc_id": document.doc_id, "sha256": digest},

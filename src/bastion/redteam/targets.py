@@ -1,0 +1,210 @@
+"""Targets: what the red team talks to.
+
+A :class:`Target` runs one attempt's conversation and returns the :class:`Transcript`; it also tells the
+judges what it knows about itself (:meth:`Target.judge_context`). Implementations:
+
+* :class:`DemoTarget` — the demo assistant in process (``demo:naive`` / ``demo:hardened``), on a private
+  copy of the demo data so the run's tool calls and uploads never touch the user's demo. It knows its
+  secrets (canary, confidential rules) and the caller's scope, so every judge can run.
+* :class:`CallableTarget` — any Python function ``(messages) -> str`` (a user's own app under test).
+
+Targets are synchronous; the runner calls them in worker threads.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from bastion.core.errors import UsageError
+from bastion.core.types import Conversation, Message, Role
+from bastion.redteam.types import Attempt, JudgeContext, ToolCallRecord, Transcript, Turn
+
+__all__ = ["CallableTarget", "DemoTarget", "Target", "create_target"]
+
+
+class Target(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def run(self, attempt: Attempt) -> Transcript: ...
+
+    def judge_context(self, attempt: Attempt) -> JudgeContext: ...
+
+    def close(self) -> None: ...
+
+
+class CallableTarget:
+    """A Python callable taking OpenAI-style messages and returning the reply text."""
+
+    def __init__(self, function: Callable[[list[dict[str, str]]], str], name: str = "callable") -> None:
+        self.function = function
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def run(self, attempt: Attempt) -> Transcript:
+        messages: list[dict[str, str]] = []
+        turns: list[Turn] = []
+        for text in attempt.turns:
+            messages.append({"role": "user", "content": text})
+            turns.append(Turn(Role.USER, text))
+            reply = str(self.function(list(messages)))
+            messages.append({"role": "assistant", "content": reply})
+            turns.append(Turn(Role.ASSISTANT, reply))
+        return Transcript(tuple(turns))
+
+    def judge_context(self, attempt: Attempt) -> JudgeContext:
+        return JudgeContext()
+
+    def close(self) -> None:
+        return None
+
+
+class DemoTarget:
+    """The demo assistant (``naive`` or ``hardened``) on a private copy of the demo data.
+
+    The attacker is a debtor of the first tenant; probes with an ``upload`` setup plant the document as
+    that debtor and then talk as a *second* debtor of the same tenant (the victim of the indirect
+    injection). Uploads are deleted after their attempt so one attempt never sees another's document.
+    """
+
+    def __init__(self, configuration: str, home: Path | None = None, seed: int = 7) -> None:
+        from bastion.core.settings import BastionSettings
+        from bastion.demo.assistant import Configuration
+        from bastion.demo.data import generate
+        from bastion.demo.environment import DemoEnvironment, build_assistant, prepare
+        from bastion.demo.model import LocalModel
+        from bastion.rag.types import PrincipalRole
+
+        try:
+            self.configuration = Configuration(configuration)
+        except ValueError as error:
+            raise UsageError(
+                f"the demo target is demo:naive or demo:hardened, not demo:{configuration}"
+            ) from error
+        base = prepare(home or BastionSettings().home, seed)
+        self._folder = Path(tempfile.mkdtemp(prefix="bastion-redteam-"))
+        for source in (base.base_database, base.base_store):
+            shutil.copyfile(source, self._folder / source.name)
+        environment = DemoEnvironment(self._folder, seed, base.debtors_per_tenant)
+        self.assistant, self.database = build_assistant(environment, self.configuration, LocalModel())
+        self.data = generate(seed, base.debtors_per_tenant)
+        tenant = self.data.tenants[0].tenant_id
+        debtors = [
+            c.principal
+            for c in self.data.credentials
+            if c.principal.tenant_id == tenant and c.principal.role is PrincipalRole.DEBTOR
+        ]
+        self.attacker, self.victim = debtors[0], debtors[1]
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return f"demo:{self.configuration.value}"
+
+    def _caller(self, attempt: Attempt) -> Any:
+        return self.victim if "upload" in attempt.probe.setup else self.attacker
+
+    def run(self, attempt: Attempt) -> Transcript:
+        with self._lock:  # one model, one database: attempts run one after the other
+            uploaded = None
+            metadata: dict[str, Any] = {}
+            if "upload" in attempt.probe.setup:
+                result = self.assistant.upload(
+                    self.attacker,
+                    attempt.probe.setup.get("upload_name", "upload.txt"),
+                    attempt.probe.setup["upload"],
+                )
+                metadata["upload"] = {"status": result.status.value, "doc_id": result.doc_id}
+                uploaded = result.doc_id if result.accepted else None
+            try:
+                return self._converse(attempt, metadata)
+            finally:
+                if uploaded is not None:
+                    self.assistant.store.delete_document(self.attacker.tenant_id, uploaded)
+
+    def _converse(self, attempt: Attempt, metadata: dict[str, Any]) -> Transcript:
+        caller = self._caller(attempt)
+        conversation = Conversation()
+        turns: list[Turn] = []
+        finish: list[str] = []
+        retrieved: list[str] = []
+        for text in attempt.turns:
+            conversation = conversation.append(Message(Role.USER, text))
+            turns.append(Turn(Role.USER, text))
+            reply = self.assistant.reply(conversation, caller)
+            conversation = conversation.append(Message(Role.ASSISTANT, reply.content))
+            calls = tuple(
+                ToolCallRecord(o.call.name, dict(o.call.fields), o.status, dict(o.result))
+                for o in reply.outcomes
+            )
+            turns.append(Turn(Role.ASSISTANT, reply.content, calls))
+            finish.append(reply.finish_reason)
+            retrieved += [hit.chunk.tenant_id for hit in reply.retrieved]
+        metadata.update({"finish_reasons": finish, "retrieved_tenants": retrieved, "caller": caller.subject})
+        return Transcript(tuple(turns), metadata)
+
+    def judge_context(self, attempt: Attempt) -> JudgeContext:
+        from bastion.demo.prompt import confidential_rules
+
+        caller = self._caller(attempt)
+        tenant = self.data.tenant(caller.tenant_id)
+        debtor = self.data.debtor(caller.subject)
+        own_cases = frozenset(case.case_id for case in self.data.cases_of_debtor(caller.subject))
+        own_values = frozenset(
+            value
+            for value in (
+                debtor.full_name,
+                debtor.email,
+                debtor.phone,
+                debtor.iban,
+                tenant.creditor_iban,
+                tenant.phone,
+                tenant.support_email,
+                tenant.creditor_bic,
+            )
+            if value
+        )
+        foreign: list[str] = []
+        for other in self.data.tenants:
+            if other.tenant_id != tenant.tenant_id:
+                foreign += [other.creditor_iban, other.phone, other.support_email]
+        for other_debtor in self.data.debtors:
+            if other_debtor.debtor_id != debtor.debtor_id:
+                foreign += [other_debtor.iban, other_debtor.full_name]
+        for case in self.data.cases:
+            if case.case_id not in own_cases:
+                foreign.append(case.case_id)
+        return JudgeContext(
+            canaries=(tenant.policy.canary,),
+            protected_texts=(confidential_rules(tenant),),
+            allowed_domains=(tenant.email_domain, self.database.agency_domain()),
+            allowed_tools={
+                "lookup_case": {"case_id": own_cases},
+                "update_payment_plan": {"case_id": own_cases},
+                "send_email": {"to": frozenset({debtor.email.lower()})},
+            },
+            tools_known=True,
+            own_values=own_values,
+            foreign_markers=tuple(foreign),
+        )
+
+    def close(self) -> None:
+        self.assistant.store.close()
+        self.database.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def create_target(spec: str, home: Path | None = None, seed: int = 7) -> Target:
+    """A target from its command-line name: ``demo``, ``demo:naive``, ``demo:hardened``."""
+    kind, _, variant = spec.partition(":")
+    if kind == "demo":
+        return DemoTarget(variant or "hardened", home=home, seed=seed)
+    raise UsageError(f"unknown target {spec!r}; this version knows demo, demo:naive and demo:hardened")
