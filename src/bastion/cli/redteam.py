@@ -64,7 +64,13 @@ def run(
     output: Annotated[
         Path, typer.Option(help="Directory for report.json/html/sarif, junit.xml, summary.md.")
     ],
-    target: Annotated[str, typer.Option(help="demo, demo:naive or demo:hardened.")] = "demo:hardened",
+    target: Annotated[str, typer.Option(help="demo, demo:naive, demo:hardened or openai.")] = "demo:hardened",
+    base_url: Annotated[str, typer.Option(help="openai target: base URL, e.g. http://host/v1.")] = "",
+    model: Annotated[str, typer.Option(help="openai target: model name.")] = "",
+    api_key_env: Annotated[
+        str, typer.Option(help="openai target: variable holding the key.")
+    ] = "OPENAI_API_KEY",
+    rate: Annotated[float | None, typer.Option(help="openai target: requests per second at most.")] = None,
     suite: Annotated[str, typer.Option(help="Probe suite.")] = "owasp-llm-2025",
     categories: Annotated[str, typer.Option(help="Comma-separated OWASP ids, e.g. LLM01,LLM07.")] = "",
     languages: Annotated[str, typer.Option(help="Comma-separated: en,de.")] = "",
@@ -114,7 +120,15 @@ def run(
     attempts = plan(probes, settings)
     console = Console(stderr=True)
     console.print(f"[bold]{target}[/bold]: {len(attempts)} attempts from {len(probes)} probes ({suite})")
-    the_target = create_target(target, home=home, seed=settings.seed)
+    the_target = create_target(
+        target,
+        home=home,
+        seed=settings.seed,
+        base_url=base_url,
+        model=model,
+        api_key_env=api_key_env,
+        rate=rate,
+    )
     try:
         with Progress(
             TextColumn("{task.description}"),

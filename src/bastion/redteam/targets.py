@@ -6,6 +6,7 @@ judges what it knows about itself (:meth:`Target.judge_context`). Implementation
 * :class:`DemoTarget` — the demo assistant in process (``demo:naive`` / ``demo:hardened``), on a private
   copy of the demo data so the run's tool calls and uploads never touch the user's demo. It knows its
   secrets (canary, confidential rules) and the caller's scope, so every judge can run.
+* :class:`OpenAITarget` — any OpenAI-compatible chat completions API, with retries, backoff and a rate cap.
 * :class:`CallableTarget` — any Python function ``(messages) -> str`` (a user's own app under test).
 
 Targets are synchronous; the runner calls them in worker threads.
@@ -13,18 +14,21 @@ Targets are synchronous; the runner calls them in worker threads.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from bastion.core.errors import UsageError
+from bastion.core.errors import UpstreamError, UsageError
 from bastion.core.types import Conversation, Message, Role
 from bastion.redteam.types import Attempt, JudgeContext, ToolCallRecord, Transcript, Turn
 
-__all__ = ["CallableTarget", "DemoTarget", "Target", "create_target"]
+__all__ = ["CallableTarget", "DemoTarget", "OpenAITarget", "Target", "create_target"]
 
 
 class Target(Protocol):
@@ -202,9 +206,154 @@ class DemoTarget:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def create_target(spec: str, home: Path | None = None, seed: int = 7) -> Target:
-    """A target from its command-line name: ``demo``, ``demo:naive``, ``demo:hardened``."""
+def create_target(
+    spec: str,
+    home: Path | None = None,
+    seed: int = 7,
+    base_url: str = "",
+    model: str = "",
+    api_key_env: str = "OPENAI_API_KEY",
+    rate: float | None = None,
+) -> Target:
+    """A target from its command-line name: ``demo``, ``demo:naive``, ``demo:hardened`` or ``openai``."""
     kind, _, variant = spec.partition(":")
     if kind == "demo":
         return DemoTarget(variant or "hardened", home=home, seed=seed)
-    raise UsageError(f"unknown target {spec!r}; this version knows demo, demo:naive and demo:hardened")
+    if kind == "openai":
+        return OpenAITarget(base_url, model, api_key_env=api_key_env, rate=rate)
+    raise UsageError(f"unknown target {spec!r}; known: demo, demo:naive, demo:hardened, openai")
+
+
+class OpenAITarget:
+    """Any OpenAI-compatible chat completions endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, the demo's API,
+    Bastion's gateway).
+
+    One conversation per attempt: each turn is sent with the history so far. Tool calls in the reply
+    (``message.tool_calls``) are recorded as ``requested`` (or with the status a Bastion demo reports in its
+    ``bastion.tool_results`` extension). Retries 429 and 5xx answers with exponential backoff; ``rate``
+    caps requests per second across the run's threads. The API key is read from ``api_key_env`` and never
+    logged or put into an error.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        system_prompt: str = "",
+        timeout_s: float = 60.0,
+        retries: int = 3,
+        rate: float | None = None,
+        context: JudgeContext | None = None,
+    ) -> None:
+        if not base_url or not model:
+            raise UsageError("the openai target needs --base-url and --model")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key_env = api_key_env
+        self.system_prompt = system_prompt
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next_slot = 0.0
+        self._rate_lock = threading.Lock()
+        self._context = context or JudgeContext()
+
+    @property
+    def name(self) -> str:
+        return f"openai:{self.model}@{self.base_url}"
+
+    def _wait_for_slot(self) -> None:
+        if not self._interval:
+            return
+        with self._rate_lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        time.sleep(max(0.0, slot - now))
+
+    def _post(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        import httpx
+
+        key = os.environ.get(self.api_key_env, "")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        body = {"model": self.model, "messages": messages, "temperature": 0}
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            self._wait_for_slot()
+            try:
+                response = httpx.post(
+                    f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout_s
+                )
+            except httpx.HTTPError as error:
+                if attempt == self.retries:
+                    raise UpstreamError(f"{self.base_url} is unreachable: {type(error).__name__}") from error
+            else:
+                if response.status_code == 200:
+                    try:
+                        decoded = response.json()
+                    except ValueError as error:
+                        raise UpstreamError(f"{self.base_url} answered with invalid JSON") from error
+                    if not isinstance(decoded, dict):
+                        raise UpstreamError(f"{self.base_url} answered without a chat completion")
+                    return decoded
+                if response.status_code not in (408, 409, 429) and response.status_code < 500:
+                    raise UpstreamError(f"{self.base_url} answered HTTP {response.status_code}")
+                if attempt == self.retries:
+                    raise UpstreamError(f"{self.base_url} answered HTTP {response.status_code} after retries")
+            time.sleep(delay)
+            delay *= 2
+        raise UpstreamError(
+            f"{self.base_url} gave no answer"
+        )  # pragma: no cover - the loop returns or raises
+
+    def run(self, attempt: Attempt) -> Transcript:
+        if "upload" in attempt.probe.setup:
+            raise UpstreamError("this target cannot plant documents; the probe needs a demo target")
+        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        turns: list[Turn] = []
+        finish: list[str] = []
+        for text in attempt.turns:
+            messages.append({"role": "user", "content": text})
+            turns.append(Turn(Role.USER, text))
+            body = self._post(messages)
+            try:
+                choice = body["choices"][0]
+                message = choice["message"]
+                content = str(message.get("content") or "")
+            except (KeyError, IndexError, TypeError) as error:
+                raise UpstreamError(f"{self.base_url} answered without a chat completion") from error
+            turns.append(Turn(Role.ASSISTANT, content, _tool_calls(message, body)))
+            finish.append(str(choice.get("finish_reason")))
+            messages.append({"role": "assistant", "content": content})
+        return Transcript(tuple(turns), {"finish_reasons": finish})
+
+    def judge_context(self, attempt: Attempt) -> JudgeContext:
+        return self._context
+
+    def close(self) -> None:
+        return None
+
+
+def _tool_calls(message: dict[str, Any], body: dict[str, Any]) -> tuple[ToolCallRecord, ...]:
+    statuses = {
+        str(result.get("tool_call_id")): str(result.get("status"))
+        for result in (body.get("bastion") or {}).get("tool_results", [])
+        if isinstance(result, dict)
+    }
+    records = []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except json.JSONDecodeError:
+            arguments = {"_raw": str(function.get("arguments"))}
+        status = statuses.get(str(call.get("id")), "requested")
+        records.append(
+            ToolCallRecord(
+                str(function.get("name", "")),
+                arguments if isinstance(arguments, dict) else {"_raw": str(arguments)},
+                status if status in ("executed", "denied", "invalid") else "requested",  # type: ignore[arg-type]
+            )
+        )
+    return tuple(records)
