@@ -216,3 +216,17 @@ def test_refusals_answer_in_the_language_of_the_message(
     reply = assistant.reply(_ask(text), _debtor(demo_data))
     assert reply.finish_reason == "content_filter"
     assert reply.content.startswith(expected)
+
+
+def test_hardened_output_removes_links_to_foreign_hosts_but_keeps_the_tenants(
+    make_assistant: AssistantFactory, demo_data: DemoData
+) -> None:
+    me = _debtor(demo_data)
+    domain = demo_data.tenant(me.tenant_id).email_domain
+    answer = f"Pay at https://zahlung-sofort.example/pay?ref=X or see https://www.{domain}/faq for details."
+    hardened, _ = make_assistant(Configuration.HARDENED, ScriptedModel(answer))
+    reply = hardened.reply(_ask("Wo kann ich zahlen?"), me)
+    assert reply.finish_reason == "stop"
+    assert "zahlung-sofort.example" not in reply.content
+    assert "[EXTERNAL_LINK]" in reply.content
+    assert f"https://www.{domain}/faq" in reply.content

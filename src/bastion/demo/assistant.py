@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from bastion.core.errors import ConfigError, InputError
-from bastion.core.types import Conversation, Detection, Message, Policy, Role
+from bastion.core.types import Conversation, Detection, Message, Policy, Role, Span
 from bastion.demo._records import DebtorRecord, TenantRecord
 from bastion.demo.actions import parse_actions
 from bastion.demo.db import DemoDatabase
@@ -46,6 +46,7 @@ MAX_TURNS = 6  # earlier turns are dropped: the local model's context is small
 MAX_UPLOAD_CHARS = 200_000
 #: leakage types that make the whole answer unusable; the others are redacted in place
 _REFUSE_TYPES = frozenset({"CANARY", "PROTECTED_TEXT_OVERLAP", "EXFILTRATION_LINK"})
+_LINK_TYPES = frozenset({"EXTERNAL_LINK", "EXFILTRATION_LINK"})
 
 _REFUSAL = {
     "en": "I'm sorry, I can't help with that. I can answer questions about your case and your payments.",
@@ -225,11 +226,22 @@ class Assistant:
         if any(d.type in _REFUSE_TYPES for d in flagged):
             return text, detections, True
         own = _own_values(tenant, debtor)
-        redact = [d for d in flagged if d.span is not None and _normalised(d.span.of(text)) not in own]
-        for detection in sorted(redact, key=lambda d: d.span.start if d.span else 0, reverse=True):
-            assert detection.span is not None
+        # flagged personal data and secrets that are not the caller's own, and every link to a host outside
+        # the tenant's domains whatever its score (the red team found plain links getting through)
+        candidates = [
+            (d.span, d)
+            for d in sorted(detections, key=lambda d: -d.score)
+            if d.span is not None
+            and (d.flagged or d.type in _LINK_TYPES)
+            and _normalised(d.span.of(text)) not in own
+        ]
+        kept: list[tuple[Span, Detection]] = []
+        for span, detection in candidates:  # best first; overlapping lower-scored spans are dropped
+            if not any(span.overlaps(other) for other, _ in kept):
+                kept.append((span, detection))
+        for span, detection in sorted(kept, key=lambda pair: pair[0].start, reverse=True):
             label = detection.type.split(":", 1)[-1]
-            text = text[: detection.span.start] + f"[{label}]" + text[detection.span.end :]
+            text = text[: span.start] + f"[{label}]" + text[span.end :]
         return text, detections, False
 
     # --- uploads ----------------------------------------------------------------------------------------
