@@ -64,7 +64,10 @@ def run(
     output: Annotated[
         Path, typer.Option(help="Directory for report.json/html/sarif, junit.xml, summary.md.")
     ],
-    target: Annotated[str, typer.Option(help="demo, demo:naive, demo:hardened or openai.")] = "demo:hardened",
+    target: Annotated[
+        str, typer.Option(help="demo, demo:naive, demo:hardened, openai or http.")
+    ] = "demo:hardened",
+    config: Annotated[Path | None, typer.Option(help="http target: its YAML description.")] = None,
     base_url: Annotated[str, typer.Option(help="openai target: base URL, e.g. http://host/v1.")] = "",
     model: Annotated[str, typer.Option(help="openai target: model name.")] = "",
     api_key_env: Annotated[

@@ -214,14 +214,22 @@ def create_target(
     model: str = "",
     api_key_env: str = "OPENAI_API_KEY",
     rate: float | None = None,
+    config: Path | None = None,
 ) -> Target:
-    """A target from its command-line name: ``demo``, ``demo:naive``, ``demo:hardened`` or ``openai``."""
+    """A target from its command-line name: ``demo``, ``demo:naive``, ``demo:hardened``, ``openai`` or
+    ``http`` (with ``config``, a YAML file; see :mod:`bastion.redteam.http_target`)."""
     kind, _, variant = spec.partition(":")
     if kind == "demo":
         return DemoTarget(variant or "hardened", home=home, seed=seed)
     if kind == "openai":
         return OpenAITarget(base_url, model, api_key_env=api_key_env, rate=rate)
-    raise UsageError(f"unknown target {spec!r}; known: demo, demo:naive, demo:hardened, openai")
+    if kind == "http":
+        if config is None:
+            raise UsageError("the http target needs --config target.yaml")
+        from bastion.redteam.http_target import load_http_target
+
+        return load_http_target(config)
+    raise UsageError(f"unknown target {spec!r}; known: demo, demo:naive, demo:hardened, openai, http")
 
 
 class OpenAITarget:
@@ -252,60 +260,21 @@ class OpenAITarget:
         self.model = model
         self.api_key_env = api_key_env
         self.system_prompt = system_prompt
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self._interval = 1.0 / rate if rate else 0.0
-        self._next_slot = 0.0
-        self._rate_lock = threading.Lock()
+        self._sender = _JsonSender(timeout_s, retries, rate)
         self._context = context or JudgeContext()
 
     @property
     def name(self) -> str:
         return f"openai:{self.model}@{self.base_url}"
 
-    def _wait_for_slot(self) -> None:
-        if not self._interval:
-            return
-        with self._rate_lock:
-            now = time.monotonic()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self._interval
-        time.sleep(max(0.0, slot - now))
-
     def _post(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        import httpx
-
         key = os.environ.get(self.api_key_env, "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         body = {"model": self.model, "messages": messages, "temperature": 0}
-        delay = 0.5
-        for attempt in range(self.retries + 1):
-            self._wait_for_slot()
-            try:
-                response = httpx.post(
-                    f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout_s
-                )
-            except httpx.HTTPError as error:
-                if attempt == self.retries:
-                    raise UpstreamError(f"{self.base_url} is unreachable: {type(error).__name__}") from error
-            else:
-                if response.status_code == 200:
-                    try:
-                        decoded = response.json()
-                    except ValueError as error:
-                        raise UpstreamError(f"{self.base_url} answered with invalid JSON") from error
-                    if not isinstance(decoded, dict):
-                        raise UpstreamError(f"{self.base_url} answered without a chat completion")
-                    return decoded
-                if response.status_code not in (408, 409, 429) and response.status_code < 500:
-                    raise UpstreamError(f"{self.base_url} answered HTTP {response.status_code}")
-                if attempt == self.retries:
-                    raise UpstreamError(f"{self.base_url} answered HTTP {response.status_code} after retries")
-            time.sleep(delay)
-            delay *= 2
-        raise UpstreamError(
-            f"{self.base_url} gave no answer"
-        )  # pragma: no cover - the loop returns or raises
+        decoded = self._sender.post(f"{self.base_url}/chat/completions", body, headers)
+        if not isinstance(decoded, dict):
+            raise UpstreamError(f"{self.base_url} answered without a chat completion")
+        return decoded
 
     def run(self, attempt: Attempt) -> Transcript:
         if "upload" in attempt.probe.setup:
@@ -357,3 +326,50 @@ def _tool_calls(message: dict[str, Any], body: dict[str, Any]) -> tuple[ToolCall
             )
         )
     return tuple(records)
+
+
+class _JsonSender:
+    """POSTs JSON with retries (exponential backoff on 408/409/429/5xx and connection errors), a timeout
+    and a requests-per-second cap shared by the threads of a run. Errors never carry headers or keys."""
+
+    def __init__(self, timeout_s: float = 60.0, retries: int = 3, rate: float | None = None) -> None:
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next_slot = 0.0
+        self._lock = threading.Lock()
+
+    def _wait_for_slot(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        time.sleep(max(0.0, slot - now))
+
+    def post(self, url: str, body: Any, headers: dict[str, str]) -> Any:
+        import httpx
+
+        where = url.split("?", 1)[0]
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            self._wait_for_slot()
+            try:
+                response = httpx.post(url, json=body, headers=headers, timeout=self.timeout_s)
+            except httpx.HTTPError as error:
+                if attempt == self.retries:
+                    raise UpstreamError(f"{where} is unreachable: {type(error).__name__}") from error
+            else:
+                if response.status_code == 200:
+                    try:
+                        return response.json()
+                    except ValueError as error:
+                        raise UpstreamError(f"{where} answered with invalid JSON") from error
+                if response.status_code not in (408, 409, 429) and response.status_code < 500:
+                    raise UpstreamError(f"{where} answered HTTP {response.status_code}")
+                if attempt == self.retries:
+                    raise UpstreamError(f"{where} answered HTTP {response.status_code} after retries")
+            time.sleep(delay)
+            delay *= 2
+        raise UpstreamError(f"{where} gave no answer")  # pragma: no cover - the loop returns or raises
