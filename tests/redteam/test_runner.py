@@ -90,9 +90,9 @@ def test_a_run_judges_stores_and_resumes(tmp_path: Path) -> None:
     first = asyncio.run(run_campaign(app, attempts[:2], store, settings))
     assert len(first.results) == 2
     resumed = asyncio.run(run_campaign(app, attempts, store, settings, run_id=first.run_id))
-    assert app.calls == len(attempts)  # the two stored attempts were not sent again
+    assert app.calls == sum(len(a.turns) for a in attempts)  # the two stored attempts were not sent again
     assert [r.attempt.attempt_id for r in resumed.results] == [a.attempt_id for a in attempts]
-    leaked = [r for r in resumed.results if "reference code" in r.attempt.turns[0].lower()]
+    leaked = [r for r in resumed.results if any("reference code" in t.lower() for t in r.attempt.turns)]
     assert leaked and all(r.succeeded for r in leaked)
     assert all(not r.succeeded for r in resumed.results if r not in leaked)
     assert resumed.summary.by_category["LLM07"].successes == len(leaked)
