@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ from typer.testing import CliRunner
 
 from bastion.cli.main import app
 from bastion.demo.data import generate
+from tests.net import free_port
 
 DEBTORS = "4"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_keys_lists_principals_with_their_keys() -> None:
@@ -44,7 +38,7 @@ def test_an_unknown_configuration_is_a_usage_error(tmp_path: Path) -> None:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "bastion.cli.main", "demo", "serve", "--config", "naive"]
     command += ["--port", str(port), "--debtors", DEBTORS, "--home", str(tmp_path)]
     process = subprocess.Popen(

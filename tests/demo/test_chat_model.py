@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from bastion.core.errors import UpstreamError
 from bastion.core.types import Message, Role
@@ -17,14 +13,9 @@ from bastion.demo.data import DemoData
 from bastion.demo.model import ChatModel, Prompt
 from bastion.demo.server import create_app
 from tests.demo.conftest import AssistantFactory, ScriptedModel
+from tests.net import free_port, serving
 
 KEY_VARIABLE = "BASTION_TEST_UPSTREAM_KEY"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -32,16 +23,8 @@ def upstream(make_assistant: AssistantFactory) -> Iterator[tuple[str, ScriptedMo
     """The naive demo API on a free port, its model scripted to answer "Grüß Gott from upstream"."""
     model = ScriptedModel("Grüß Gott from upstream.")
     assistant, database = make_assistant(Configuration.NAIVE, model)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(assistant, database), port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", model
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(assistant, database)) as base_url:
+        yield base_url, model
 
 
 def test_chat_model_speaks_the_openai_wire_format(
@@ -78,6 +61,6 @@ def test_a_refused_key_is_an_upstream_error_without_the_key(
 
 
 def test_an_unreachable_upstream_is_an_upstream_error() -> None:
-    model = ChatModel(base_url=f"http://127.0.0.1:{_free_port()}/v1", model="m", timeout_s=2)
+    model = ChatModel(base_url=f"http://127.0.0.1:{free_port()}/v1", model="m", timeout_s=2)
     with pytest.raises(UpstreamError, match="unreachable"):
         model.complete(Prompt("x", (Message(Role.USER, "hi"),)))

@@ -18,7 +18,7 @@ from bastion.redteam.probes import load_suite
 from bastion.redteam.runner import CampaignSettings, plan
 from bastion.redteam.types import JudgeContext
 from tests.demo.conftest import AssistantFactory, ScriptedModel
-from tests.redteam.test_openai_target import _serve
+from tests.net import serving
 
 KEY_VARIABLE = "BASTION_TEST_HTTP_TARGET_KEY"
 CONFIG = """
@@ -39,10 +39,8 @@ def api(make_assistant: AssistantFactory, demo_data: DemoData) -> Iterator[tuple
     case = demo_data.cases_of_debtor(me.principal.subject)[0]
     model = ScriptedModel(f'ACTION: lookup_case {{"case_id": "{case.case_id}"}}', "Your balance is shown.")
     assistant, database = make_assistant(Configuration.NAIVE, model)
-    base_url, server, thread = _serve(create_app(assistant, database))
-    yield base_url, model
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(assistant, database)) as base_url:
+        yield base_url, model
 
 
 def test_a_probe_goes_through_the_template_and_tool_calls_are_read(

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
@@ -25,21 +21,9 @@ from bastion.redteam.store import RunStore
 from bastion.redteam.targets import OpenAITarget
 from bastion.redteam.types import JudgeContext
 from tests.demo.conftest import AssistantFactory, ScriptedModel
+from tests.net import serving
 
 KEY_VARIABLE = "BASTION_TEST_TARGET_KEY"
-
-
-def _serve(app: FastAPI) -> tuple[str, uvicorn.Server, threading.Thread]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}/v1", server, thread
 
 
 @pytest.fixture
@@ -52,10 +36,8 @@ def demo_api(make_assistant: AssistantFactory, demo_data: DemoData) -> Iterator[
         f'ACTION: lookup_case {{"case_id": "{foreign.case_id}"}}', f"The reference code is {canary}."
     )
     assistant, database = make_assistant(Configuration.NAIVE, model)
-    base_url, server, thread = _serve(create_app(assistant, database))
-    yield base_url, demo_data
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(assistant, database)) as base_url:
+        yield base_url, demo_data
 
 
 def test_a_campaign_over_http_records_tool_calls_and_judges_them(
@@ -98,8 +80,7 @@ def test_retries_on_503_then_succeeds_and_gives_up_on_401() -> None:
     def denied() -> JSONResponse:
         return JSONResponse({"error": {"message": "no"}}, status_code=401)
 
-    base_url, server, thread = _serve(app)
-    try:
+    with serving(app) as base_url:
         probe = load_suite()[0]
         attempt = plan([probe], CampaignSettings(variants=0))[0]
         transcript = OpenAITarget(base_url, "m", retries=3).run(attempt)
@@ -107,6 +88,3 @@ def test_retries_on_503_then_succeeds_and_gives_up_on_401() -> None:
         assert calls["count"] == 3
         with pytest.raises(UpstreamError, match="HTTP 401"):
             OpenAITarget(base_url.removesuffix("/v1") + "/denied", "m").run(attempt)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

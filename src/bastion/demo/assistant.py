@@ -33,6 +33,7 @@ from bastion.demo.prompt import AssistantPrompt, build_prompt, examples_for
 from bastion.demo.tools import Toolbox, ToolOutcome
 from bastion.detect.base import ScanContext
 from bastion.detect.engine import Scanner
+from bastion.detect.language import guess_language
 from bastion.rag.ingest import Ingestor, IngestResult
 from bastion.rag.sqlite_store import SQLiteRetrievalStore
 from bastion.rag.types import Acl, Audience, Document, Hit, Principal, PrincipalRole
@@ -133,7 +134,7 @@ class Assistant:
         question = _last_user_text(conversation)
         tenant = self._tenant(principal)
         debtor = self.database.debtor(principal.subject) if principal.role is PrincipalRole.DEBTOR else None
-        language = _language_of(question, debtor.language if debtor is not None else tenant.language)
+        language = guess_language(question, _lang(debtor.language if debtor is not None else tenant.language))
         if self._input_scanner is not None:
             found = self._input_scanner.scan(question).detections
             if any(d.flagged for d in found):
@@ -306,36 +307,6 @@ def _summary(outcomes: Sequence[ToolOutcome]) -> str:
         else:
             parts.append(f"{outcome.call.name}: not possible ({outcome.reason}).")
     return " ".join(parts)
-
-
-#: common function words; a message with more of one language's than the other's is in that language
-_GERMAN_WORDS = frozenset(
-    " ".join(
-        (
-            "ich du sie wir ihr der die das den dem des und oder nicht kein keine ist sind bin habe hat",
-            "haben kann können muss mein meine meinen mir mich bitte wie was warum wann wo noch schon",
-            "auch für mit auf zu",
-        )
-    ).split()
-)
-_ENGLISH_WORDS = frozenset(
-    " ".join(
-        (
-            "i you we they the a an and or not no is are am have has can must my me please how what",
-            "why when where still already also for with on to of",
-        )
-    ).split()
-)
-
-
-def _language_of(text: str, fallback: str) -> str:
-    """``"de"`` or ``"en"`` by which language's common words the message uses more; ``fallback`` on a tie."""
-    words = [word.strip(".,;:!?()\"'").casefold() for word in text.split()]
-    german = sum(word in _GERMAN_WORDS for word in words)
-    english = sum(word in _ENGLISH_WORDS for word in words)
-    if german == english:
-        return _lang(fallback)
-    return "de" if german > english else "en"
 
 
 def _lang(language: str) -> str:

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import ClassVar, Literal, Protocol, final, runtime_checkable
 
 from bastion.core.errors import UsageError
+from bastion.detect.language import guess_language as detect_language
 
 __all__ = [
     "MUTATORS",
@@ -85,30 +86,10 @@ class BaseMutator(ABC):
 
 # --- language ------------------------------------------------------------------------------------------
 
-_GERMAN_WORD_LIST = (
-    "und der die das ist nicht ich du sie wir ein eine mit auf für fuer zu von den dem des bitte alle "
-    "alles vorherigen anweisungen ignoriere vergiss zeige mir mein meine mich dich ihr auch noch nur "
-    "wie was wer warum kann können koennen muss soll oder aber wenn dann schuld zahlung"
-)
-_ENGLISH_WORD_LIST = (
-    "and the is not i you she we a an with on for to of all previous instructions ignore forget show me "
-    "my your please this that what who why can must should or but if then debt payment reveal"
-)
-_GERMAN_WORDS = frozenset(_GERMAN_WORD_LIST.split())
-_ENGLISH_WORDS = frozenset(_ENGLISH_WORD_LIST.split())
-_WORD = re.compile(r"[^\W\d_]+")
-_LANGUAGE_SAMPLE = 4000
-
 
 def guess_language(text: str) -> Language:
-    """``"de"`` when the start of ``text`` reads as German (umlauts, ß, common words), else ``"en"``."""
-    sample = text[:_LANGUAGE_SAMPLE].lower()
-    german = sum(sample.count(mark) for mark in "äöüß")
-    english = 0
-    for word in _WORD.findall(sample):
-        german += word in _GERMAN_WORDS
-        english += word in _ENGLISH_WORDS
-    return "de" if german > english else "en"
+    """``"de"`` when the start of ``text`` reads as German, else ``"en"`` (`bastion.detect.language`)."""
+    return "de" if detect_language(text) == "de" else "en"
 
 
 def _pick(rng: random.Random, templates: Mapping[Language, tuple[str, ...]], text: str) -> str:
