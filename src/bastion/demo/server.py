@@ -25,13 +25,13 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.core.errors import InputError, UpstreamError
 from bastion.core.types import Conversation, Message, Role
 from bastion.demo.assistant import Assistant, Reply
 from bastion.demo.db import DemoDatabase
 from bastion.rag.types import Principal
+from bastion.web.openai import BodyLimit, openai_error
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -72,50 +72,10 @@ class DocumentUpload(BaseModel):
     content: str = Field(max_length=200_000)
 
 
-class _BodyLimit:
-    """Refuses request bodies over ``limit`` bytes (declared or actually sent) with HTTP 413."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(scope, receive, send, self.limit)
-            return
-        received = 0
-
-        async def limited_receive() -> Any:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:
-                raise _BodyTooLargeError
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLargeError:
-            await _too_large(scope, receive, send, self.limit)
-
-
-class _BodyTooLargeError(Exception):
-    pass
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = _error(413, f"request body exceeds {limit:,} bytes", "invalid_request_error", "body_too_large")
-    await response(scope, receive, send)
-
-
 def create_app(assistant: Assistant, database: DemoDatabase) -> FastAPI:
     """The API around one assistant configuration."""
     app = FastAPI(title="Bastion demo assistant", version="1", docs_url=None, redoc_url=None)
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.state.database = database
 
     @app.exception_handler(_UnauthorizedError)
@@ -201,8 +161,7 @@ Caller = Annotated[Principal, Depends(_principal)]
 
 
 def _error(status: int, message: str, kind: str, code: str | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return JSONResponse(body, status_code=status)
+    return openai_error(status, message, kind, code)
 
 
 def _tool_calls(reply: Reply) -> list[dict[str, Any]]:
