@@ -56,7 +56,7 @@ class ToolCall:
     """A tool call the model asked for; ``arguments`` are the decoded JSON object."""
 
     name: str
-    arguments: Mapping[str, Any] = field(default_factory=dict)
+    arguments: Mapping[str, Any] = field(default_factory=dict, hash=False)
     id: str | None = None
 
     @classmethod

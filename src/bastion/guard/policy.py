@@ -146,15 +146,11 @@ def _default_output() -> dict[str, DetectorRule]:
     return {
         "leakage": DetectorRule(
             action=Action.BLOCK,
-            types={
-                "EXTERNAL_LINK": Action.REDACT,
-                **{label: Action.REDACT for label in _PII_LABELS},
-            },
+            types={"EXTERNAL_LINK": Action.REDACT, "PII:*": Action.REDACT},
         )
     }
 
 
-_PII_LABELS = ("PERSON", "IBAN", "BIC", "CREDIT_CARD", "TAX_ID", "PHONE", "EMAIL", "ADDRESS", "DATE_OF_BIRTH")
 
 
 class RuleSet(_Strict):
@@ -194,56 +190,56 @@ class RuleSet(_Strict):
         return rules
 
 
-class _Application(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    overrides: dict[str, Any] = Field(default_factory=dict)
-
-
 class _Tenant(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    overrides: dict[str, Any] = Field(default_factory=dict)
-    applications: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    overrides: RuleSet = Field(default_factory=RuleSet)
+    applications: dict[str, RuleSet] = Field(default_factory=dict)
 
 
 class PolicyDocument(BaseModel):
-    """A whole policy file. ``defaults`` and every override are :class:`RuleSet` keys."""
+    """A whole policy file. ``defaults``, every tenant's ``overrides`` and every application are
+    :class:`RuleSet` s; only the keys written in a file override the level above."""
 
     model_config = ConfigDict(extra="forbid")
     version: Literal[1] = 1
-    defaults: dict[str, Any] = Field(default_factory=dict)
+    defaults: RuleSet = Field(default_factory=RuleSet)
     tenants: dict[str, _Tenant] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_over_built_in(cls, data: Any) -> Any:
+        """The file's ``defaults`` overlay the built-in rules key by key, like every level below them."""
+        if isinstance(data, Mapping) and isinstance(data.get("defaults"), Mapping):
+            return {**data, "defaults": _merge(_BUILT_IN, data["defaults"])}
+        return data
+
     @model_validator(mode="after")
-    def _every_level_validates(self) -> PolicyDocument:
+    def _tenant_ids(self) -> PolicyDocument:
         for name in self.tenants:
             if not _TENANT.fullmatch(name):
                 raise ValueError(f"tenant id {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
-        RuleSet.model_validate(self.defaults)
-        for name, tenant in self.tenants.items():
-            _validate_level(f"tenants.{name}.overrides", _merge(self.defaults, tenant.overrides))
-            for app, overrides in tenant.applications.items():
-                merged = _merge(_merge(self.defaults, tenant.overrides), overrides)
-                _validate_level(f"tenants.{name}.applications.{app}", merged)
         return self
 
     def rules(self, tenant: str, application: str | None = None) -> RuleSet:
         """The merged rules for ``tenant`` (unknown tenants get the defaults) and ``application``."""
-        merged = self.defaults
         entry = self.tenants.get(tenant)
-        if entry is not None:
-            merged = _merge(merged, entry.overrides)
-            if application is not None and application in entry.applications:
-                merged = _merge(merged, entry.applications[application])
-        return RuleSet.model_validate(merged)
+        if entry is None:
+            return self.defaults
+        merged = _merge(self.defaults.model_dump(mode="python"), _written(entry.overrides))
+        if application is not None and application in entry.applications:
+            merged = _merge(merged, _written(entry.applications[application]))
+        try:
+            return RuleSet.model_validate(merged)
+        except ValidationError as error:  # only combinations of valid levels can get here
+            first = error.errors()[0]
+            field = ".".join(str(part) for part in first.get("loc", ()))
+            where = f"tenants.{tenant}" + (f".applications.{application}" if application else "")
+            raise ConfigError(f"{where}: {field}: {first.get('msg', 'invalid')}") from None
 
 
-def _validate_level(where: str, merged: Mapping[str, Any]) -> None:
-    try:
-        RuleSet.model_validate(merged)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first.get("loc", ()))
-        raise ValueError(f"{where}: {field}: {first.get('msg', 'invalid')}") from None
+def _written(rules: RuleSet) -> dict[str, Any]:
+    """The keys a file actually set at this level (nested), so unset keys inherit."""
+    return rules.model_dump(mode="python", exclude_unset=True)
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -257,6 +253,8 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
             result[key] = value
     return result
 
+
+_BUILT_IN: dict[str, Any] = RuleSet().model_dump(mode="json")
 
 #: The policy the gateway applies when no file is given.
 DEFAULT_POLICY = PolicyDocument()
