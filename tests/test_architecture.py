@@ -15,7 +15,10 @@ ALLOWED = {
     "pseudonymize": {"core", "detect", "pseudonymize"},
     "evaluation": {"core", "detect", "evaluation", "pseudonymize", "rag", "demo"},
     "rag": {"core", "detect", "rag"},
-    "demo": {"core", "detect", "rag", "demo"},
+    "demo": {"core", "detect", "rag", "demo", "web"},
+    "web": {"web"},
+    "guard": {"core", "detect", "pseudonymize", "guard"},
+    "gateway": {"core", "detect", "pseudonymize", "guard", "gateway", "web", "demo"},
     "redteam": {"core", "detect", "redteam", "demo", "rag"},
 }
 

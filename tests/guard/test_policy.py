@@ -103,3 +103,8 @@ def test_load_policy_errors_carry_the_file_name(tmp_path: Path) -> None:
         load_policy(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_policy(tmp_path / "missing.yaml")
+
+
+def test_null_turns_a_built_in_detector_off() -> None:
+    rules = parse_policy("defaults:\n  input:\n    injection: null\n  output: {leakage: null}\n").rules("t")
+    assert set(rules.input) == {"pii", "secrets"} and rules.output == {}

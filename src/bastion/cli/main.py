@@ -11,9 +11,11 @@ import sys
 import typer
 
 from bastion import __version__
+from bastion.cli.audit import audit_app
 from bastion.cli.demo import demo_app
 from bastion.cli.errors import cli_errors
 from bastion.cli.evaluate import eval_app
+from bastion.cli.gateway import gateway_app
 from bastion.cli.redteam import redteam_app
 from bastion.cli.scan import scan
 from bastion.cli.tour import tour
@@ -31,6 +33,8 @@ app.command("tour")(cli_errors(tour))
 app.add_typer(eval_app, name="eval")
 app.add_typer(demo_app, name="demo")
 app.add_typer(redteam_app, name="redteam")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command("version")

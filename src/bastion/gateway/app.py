@@ -110,6 +110,12 @@ def create_app(gateway: Gateway, keys: KeyStore, *, warm_up_tenants: tuple[str, 
         logger.error("configuration error while serving: %s", error)
         return openai_error(500, "the gateway is misconfigured", "server_error")
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        # The message may quote request content: log the type only, answer with nothing of it.
+        logger.error("unexpected %s while serving a request", type(error).__name__)
+        return openai_error(500, "internal error in the gateway", "server_error")
+
     async def authorised(request: Request, endpoint: str) -> ApiKey | Response:
         presented = _presented_key(request)
         key = keys.authenticate(presented) if presented else None

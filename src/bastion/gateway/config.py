@@ -91,7 +91,7 @@ class StoresConfig(_Strict):
 class LimitsConfig(_Strict):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     max_messages: int = Field(default=256, ge=1, le=10_000)
-    default_requests_per_minute: int = Field(default=600, ge=1)
+    default_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     default_tokens_per_day: int = Field(default=2_000_000, ge=1)
 
 

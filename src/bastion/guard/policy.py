@@ -243,9 +243,13 @@ def _written(rules: RuleSet) -> dict[str, Any]:
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``, recursing into mappings (lists are replaced, not joined)."""
+    """``override`` over ``base``, recursing into mappings (lists are replaced, not joined; ``null``
+    removes a key, e.g. ``input: {injection: null}`` turns a detector off)."""
     result = dict(base)
     for key, value in override.items():
+        if value is None and isinstance(base.get(key), Mapping):
+            result.pop(key, None)
+            continue
         current = result.get(key)
         if isinstance(current, Mapping) and isinstance(value, Mapping):
             result[key] = _merge(current, value)
