@@ -17,6 +17,8 @@ ALLOWED = {
     "rag": {"core", "detect", "rag"},
     "demo": {"core", "detect", "rag", "demo", "web"},
     "web": {"web"},
+    "supplychain": {"core", "supplychain"},
+    "showcase": {"core", "detect", "guard", "gateway", "redteam", "demo", "web", "showcase"},
     "guard": {"core", "detect", "pseudonymize", "guard"},
     "gateway": {"core", "detect", "pseudonymize", "guard", "gateway", "web", "demo"},
     "redteam": {"core", "detect", "redteam", "demo", "rag"},

@@ -18,6 +18,8 @@ from bastion.cli.evaluate import eval_app
 from bastion.cli.gateway import gateway_app
 from bastion.cli.redteam import redteam_app
 from bastion.cli.scan import scan
+from bastion.cli.showcase import showcase
+from bastion.cli.supplychain import supplychain_app
 from bastion.cli.tour import tour
 from bastion.core.settings import BastionSettings
 
@@ -30,11 +32,13 @@ app = typer.Typer(
 )
 app.command("scan")(cli_errors(scan))
 app.command("tour")(cli_errors(tour))
+app.command("showcase")(showcase)
 app.add_typer(eval_app, name="eval")
 app.add_typer(demo_app, name="demo")
 app.add_typer(redteam_app, name="redteam")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(audit_app, name="audit")
+app.add_typer(supplychain_app, name="supplychain")
 
 
 @app.command("version")
