@@ -73,7 +73,7 @@ def gateway_factory(standin: tuple[str, StandInState], tmp_path: Path) -> Iterat
         document = parse_policy(policy) if isinstance(policy, str) else policy
         gateway, keys = build_gateway(settings, policy=document, vault_key=VAULT_KEY)
         issued = keys.issue(tenant, SCOPES)
-        server = serving(create_app(gateway, keys))
+        server = serving(create_app(gateway, keys, warm_up_tenants=(tenant,)))
         base = server.__enter__()
         opened.append(server)
         return Running(base, gateway, keys, issued.plaintext, state, stores)

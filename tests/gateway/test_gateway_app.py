@@ -251,3 +251,33 @@ def test_audit_log_records_every_call_pseudonymised_and_verifies(gateway_factory
     with sqlite3.connect(running.stores / "keys.sqlite") as connection:
         dump = "\n".join(connection.iterdump())
     assert running.key.split("_")[-1] not in dump
+
+
+def test_tenants_cannot_use_each_others_pseudonyms_or_policies(gateway_factory: Factory) -> None:
+    policy = "tenants:\n  strict-co:\n    overrides:\n      input: {pii: {action: block}}\n"
+    running = gateway_factory(policy)  # the default key belongs to tenant "acme"
+    other = running.keys.issue("strict-co", ["chat"]).plaintext
+    first = running.chat(f"Meine E-Mail ist {EMAIL}.")
+    assert first.status_code == 200
+    token = next(
+        word.rstrip(".")
+        for word in running.upstream.requests[-1]["messages"][-1]["content"].split()
+        if word.startswith("EMAIL_")
+    )
+    with running.client(other) as client:
+        body = {"model": "stand-in", "messages": [{"role": "user", "content": f"Wer ist {token}?"}]}
+        echoed = client.post("/chat/completions", json=body)
+        blocked = client.post(
+            "/chat/completions",
+            json={"model": "stand-in", "messages": [{"role": "user", "content": f"Mail: {EMAIL}"}]},
+        )
+    assert echoed.status_code == 200 and EMAIL not in echoed.text  # acme's token means nothing to strict-co
+    assert blocked.status_code == 400  # strict-co's own policy, chosen by its key
+    log = open_audit_log(running.stores / "audit.sqlite")
+    try:
+        tenants = {
+            event.tenant for _, event in log.iter_events() if event is not None and event.kind.value == "chat"
+        }
+    finally:
+        log.close()
+    assert tenants == {"acme", "strict-co"}

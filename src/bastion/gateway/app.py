@@ -18,12 +18,14 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from bastion.core.errors import ConfigError, InputError
 from bastion.gateway.config import Credential, GatewayConfig, read_credential, read_vault_key
 from bastion.gateway.metrics import Metrics
-from bastion.gateway.pipeline import Gateway
+from bastion.gateway.pipeline import ChatBody, CompletionBody, EmbeddingBody, Gateway
 from bastion.gateway.upstream import Upstream, UpstreamCallError
 from bastion.guard.audit import open_audit_log
 from bastion.guard.guard import Guard
@@ -173,28 +175,51 @@ def create_app(gateway: Gateway, keys: KeyStore, *, warm_up_tenants: tuple[str, 
         key = await authorised(request, "models")
         return key if isinstance(key, Response) else await gateway.models(key)
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", openapi_extra=_body_schema(ChatBody))
     async def chat(request: Request) -> Response:
         key = await authorised(request, "chat")
         if isinstance(key, Response):
             return key
         return await gateway.chat(key, await json_body(request), application(request))
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", openapi_extra=_body_schema(CompletionBody))
     async def completions(request: Request) -> Response:
         key = await authorised(request, "completions")
         if isinstance(key, Response):
             return key
         return await gateway.completions(key, await json_body(request), application(request))
 
-    @app.post("/v1/embeddings")
+    @app.post("/v1/embeddings", openapi_extra=_body_schema(EmbeddingBody))
     async def embeddings(request: Request) -> Response:
         key = await authorised(request, "embeddings")
         if isinstance(key, Response):
             return key
         return await gateway.embeddings(key, await json_body(request), application(request))
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (ChatBody, CompletionBody, EmbeddingBody):
+                definitions = model.model_json_schema(ref_template=_REF).pop("$defs", {})
+                components.update(definitions)
+            schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+_REF = "#/components/schemas/{model}"
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body of an endpoint that reads JSON itself, for the OpenAPI description."""
+    schema = model.model_json_schema(ref_template=_REF)
+    schema.pop("$defs", None)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def _presented_key(request: Request) -> str | None:

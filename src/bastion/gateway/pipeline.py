@@ -34,34 +34,34 @@ from bastion.guard.limits import RateLimiter
 from bastion.guard.streaming import OutputStream
 from bastion.web.openai import openai_error
 
-__all__ = ["Gateway"]
+__all__ = ["ChatBody", "ChatMessage", "CompletionBody", "ContentPart", "EmbeddingBody", "Gateway"]
 
 logger = logging.getLogger(__name__)
 
 _FILTER_CODE = "content_filter"
 
 
-class _Part(BaseModel):
+class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
 
 
-class _ChatMessage(BaseModel):
+class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[_Part] | None = None
+    content: str | list[ContentPart] | None = None
 
 
-class _ChatBody(BaseModel):
+class ChatBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=256)
-    messages: list[_ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     n: int | None = Field(default=None, ge=1, le=16)
 
 
-class _CompletionBody(BaseModel):
+class CompletionBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=256)
     prompt: str | list[str]
@@ -69,7 +69,7 @@ class _CompletionBody(BaseModel):
     n: int | None = Field(default=None, ge=1, le=16)
 
 
-class _EmbeddingBody(BaseModel):
+class EmbeddingBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=256)
     input: str | list[str]
@@ -146,7 +146,7 @@ class Gateway:
     # -- endpoints -----------------------------------------------------------------------------------
 
     async def chat(self, key: ApiKey, raw: Mapping[str, Any], application: str | None) -> Response:
-        body = _validate(_ChatBody, raw)
+        body = _validate(ChatBody, raw)
         if len(body.messages) > self.config.limits.max_messages:
             raise InputError(f"at most {self.config.limits.max_messages} messages per request")
         if body.stream and (body.n or 1) > 1:
@@ -175,7 +175,7 @@ class Gateway:
         return await self._finish_json(call, answer)
 
     async def completions(self, key: ApiKey, raw: Mapping[str, Any], application: str | None) -> Response:
-        body = _validate(_CompletionBody, raw)
+        body = _validate(CompletionBody, raw)
         if body.stream and (body.n or 1) > 1:
             raise InputError("streaming supports n = 1 only")
         prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
@@ -205,7 +205,7 @@ class Gateway:
         return await self._finish_json(call, answer)
 
     async def embeddings(self, key: ApiKey, raw: Mapping[str, Any], application: str | None) -> Response:
-        body = _validate(_EmbeddingBody, raw)
+        body = _validate(EmbeddingBody, raw)
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         if len(texts) > 2048:
             raise InputError("at most 2,048 inputs per request")
@@ -613,7 +613,7 @@ def _validate(model: type[BaseModel], raw: Mapping[str, Any]) -> Any:
         raise InputError(f"invalid request: {where}: {first.get('msg', 'invalid')}") from None
 
 
-def _text(content: str | list[_Part] | None) -> str:
+def _text(content: str | list[ContentPart] | None) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
