@@ -54,7 +54,12 @@ def gateway_factory(standin: tuple[str, StandInState], tmp_path: Path) -> Iterat
     url, state = standin
     opened: list[Any] = []
 
-    def make(policy: str | PolicyDocument | None = None, tenant: str = "acme", **config: Any) -> Running:
+    def make(
+        policy: str | PolicyDocument | None = None,
+        tenant: str = "acme",
+        tracer_provider: Any = None,
+        **config: Any,
+    ) -> Running:
         state.reset()
         stores = tmp_path / f"stores{len(opened)}"
         upstream = {"name": "standin", "base_url": url, "models": ["stand-in*"], "retries": 1}
@@ -71,7 +76,9 @@ def gateway_factory(standin: tuple[str, StandInState], tmp_path: Path) -> Iterat
             }
         )
         document = parse_policy(policy) if isinstance(policy, str) else policy
-        gateway, keys = build_gateway(settings, policy=document, vault_key=VAULT_KEY)
+        gateway, keys = build_gateway(
+            settings, policy=document, vault_key=VAULT_KEY, tracer_provider=tracer_provider
+        )
         issued = keys.issue(tenant, SCOPES)
         server = serving(create_app(gateway, keys, warm_up_tenants=(tenant,)))
         base = server.__enter__()

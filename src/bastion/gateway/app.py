@@ -26,6 +26,7 @@ from bastion.core.errors import ConfigError, InputError
 from bastion.gateway.config import Credential, GatewayConfig, read_credential, read_vault_key
 from bastion.gateway.metrics import Metrics
 from bastion.gateway.pipeline import ChatBody, CompletionBody, EmbeddingBody, Gateway
+from bastion.gateway.telemetry import SpanRecorder, otlp_tracer_provider
 from bastion.gateway.upstream import Upstream, UpstreamCallError
 from bastion.guard.audit import open_audit_log
 from bastion.guard.guard import Guard
@@ -55,10 +56,12 @@ def build_gateway(
     credentials: Mapping[str, Credential] | None = None,
     vault_key: bytes | None = None,
     on_key_event: Callable[..., None] | None = None,
+    tracer_provider: Any = None,
 ) -> tuple[Gateway, KeyStore]:
     """The gateway's parts from a configuration. ``transports`` replaces the network for named upstreams
     (the in-process demo), ``credentials`` their API keys; ``vault_key`` overrides the key from the
-    environment."""
+    environment; ``tracer_provider`` (an OpenTelemetry SDK provider) receives a GenAI span per call,
+    otherwise ``telemetry.otlp_endpoint`` in the configuration builds one."""
     if policy is None:
         policy = load_policy(config.policy) if config.policy is not None else DEFAULT_POLICY
     key = vault_key if vault_key is not None else read_vault_key(config.stores)
@@ -81,7 +84,12 @@ def build_gateway(
         )
         for u in config.upstreams
     ]
-    return Gateway(config, guard, limiter, audit, upstreams, Metrics()), keys
+    spans = None
+    if tracer_provider is None and config.telemetry.otlp_endpoint:
+        tracer_provider = otlp_tracer_provider(config.telemetry.otlp_endpoint, config.telemetry.service_name)
+    if tracer_provider is not None:
+        spans = SpanRecorder(tracer_provider)
+    return Gateway(config, guard, limiter, audit, upstreams, Metrics(), spans), keys
 
 
 def create_app(gateway: Gateway, keys: KeyStore, *, warm_up_tenants: tuple[str, ...] = ()) -> FastAPI:

@@ -38,6 +38,7 @@ __all__ = [
     "LimitsConfig",
     "StoresConfig",
     "StreamingConfig",
+    "TelemetryConfig",
     "UpstreamConfig",
     "load_gateway_config",
 ]
@@ -100,6 +101,11 @@ class StreamingConfig(_Strict):
     scan_every_chars: int = Field(default=48, ge=1, le=100_000)
 
 
+class TelemetryConfig(_Strict):
+    otlp_endpoint: str | None = None  # e.g. http://127.0.0.1:4318/v1/traces
+    service_name: str = "bastion-gateway"
+
+
 class GatewayConfig(_Strict):
     """A whole ``gateway.yaml``."""
 
@@ -109,6 +115,7 @@ class GatewayConfig(_Strict):
     stores: StoresConfig = Field(default_factory=StoresConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     application_header: str = "x-bastion-application"
 
     @model_validator(mode="after")

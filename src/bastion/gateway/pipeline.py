@@ -26,6 +26,7 @@ from bastion.core.types import Action, Conversation, Message, Role
 from bastion.gateway.config import GatewayConfig
 from bastion.gateway.metrics import Metrics
 from bastion.gateway.records import CallRecord, build_events, summarize_tool_calls
+from bastion.gateway.telemetry import SpanRecorder
 from bastion.gateway.upstream import Upstream, UpstreamCallError
 from bastion.guard.audit import AuditLog, SQLiteAuditLog
 from bastion.guard.guard import Guard, GuardVerdict, ToolCall
@@ -98,8 +99,10 @@ class Gateway:
         audit: AuditLog,
         upstreams: Sequence[Upstream],
         metrics: Metrics | None = None,
+        spans: SpanRecorder | None = None,
     ) -> None:
         self.config = config
+        self.spans = spans
         self.guard = guard
         self.limiter = limiter
         self.audit = audit
@@ -543,6 +546,9 @@ class Gateway:
         self.metrics.added_seconds.labels(endpoint).observe(max(0.0, total_ms - record.upstream_ms) / 1000)
         events = build_events(record)
         self.audit.append_many(events)
+        if self.spans is not None:
+            started_ns = time.time_ns() - int(total_ms * 1_000_000)
+            self.spans.record(events[0], started_ns)
         return events
 
     async def _refuse(self, call: _Call, verdict: GuardVerdict) -> Response:
