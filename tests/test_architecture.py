@@ -18,6 +18,7 @@ ALLOWED = {
     "demo": {"core", "detect", "rag", "demo", "web"},
     "web": {"web"},
     "supplychain": {"core", "supplychain"},
+    "govern": {"core", "govern"},
     "showcase": {"core", "detect", "guard", "gateway", "redteam", "demo", "web", "showcase"},
     "guard": {"core", "detect", "pseudonymize", "guard"},
     "gateway": {"core", "detect", "pseudonymize", "guard", "gateway", "web", "demo"},

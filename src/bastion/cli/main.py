@@ -16,6 +16,7 @@ from bastion.cli.demo import demo_app
 from bastion.cli.errors import cli_errors
 from bastion.cli.evaluate import eval_app
 from bastion.cli.gateway import gateway_app
+from bastion.cli.govern import govern_app
 from bastion.cli.redteam import redteam_app
 from bastion.cli.scan import scan
 from bastion.cli.showcase import showcase
@@ -39,6 +40,7 @@ app.add_typer(redteam_app, name="redteam")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(audit_app, name="audit")
 app.add_typer(supplychain_app, name="supplychain")
+app.add_typer(govern_app, name="govern")
 
 
 @app.command("version")
