@@ -61,7 +61,7 @@ def create_standin() -> tuple[FastAPI, StandInState]:
     async def chat(request: Request) -> Response:
         body = await request.json()
         state.requests.append(body)
-        state.headers.append(dict(request.headers))
+        state.headers.append({**dict(request.headers), "query": str(request.url.query)})
         failed = failing()
         if failed is not None:
             return failed

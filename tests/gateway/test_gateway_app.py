@@ -281,3 +281,23 @@ def test_tenants_cannot_use_each_others_pseudonyms_or_policies(gateway_factory: 
     finally:
         log.close()
     assert tenants == {"acme", "strict-co"}
+
+
+def test_azure_style_upstream_gets_api_key_header_and_api_version(gateway_factory: Factory) -> None:
+    import os
+
+    os.environ["AZURE_KEY"] = "azure-secret-123"
+    try:
+        running = gateway_factory(
+            upstream={
+                "api_key_env": "AZURE_KEY",
+                "auth_header": "api-key",
+                "query": {"api-version": "2024-10-21"},
+            }
+        )
+        assert running.chat("hallo").status_code == 200
+    finally:
+        del os.environ["AZURE_KEY"]
+    sent = running.upstream.headers[-1]
+    assert sent["api-key"] == "azure-secret-123" and "authorization" not in sent
+    assert sent["query"] == "api-version=2024-10-21"

@@ -63,6 +63,7 @@ class UpstreamConfig(_Strict):
     api_key_env: str | None = None
     api_key_file: Path | None = None
     auth_header: Literal["authorization", "api-key"] = "authorization"  # api-key: Azure OpenAI
+    query: dict[str, str] = Field(default_factory=dict)  # e.g. {"api-version": "2024-10-21"} for Azure
     provider: str = "openai"
     models: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     timeout_s: float = Field(default=120.0, gt=0, le=3600)

@@ -98,6 +98,7 @@ class Upstream:
         self._client = httpx.AsyncClient(
             base_url=str(config.base_url).rstrip("/"),
             headers=headers,
+            params=config.query,
             timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
             transport=transport,
             follow_redirects=False,
