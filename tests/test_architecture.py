@@ -19,6 +19,8 @@ ALLOWED = {
     "web": {"web"},
     "supplychain": {"core", "supplychain"},
     "govern": {"core", "govern"},
+    "monitor": {"core", "detect", "monitor", "pseudonymize"},
+    "privacy": {"core", "detect", "pseudonymize", "demo", "privacy"},
     "showcase": {"core", "detect", "guard", "gateway", "redteam", "demo", "web", "showcase"},
     "guard": {"core", "detect", "pseudonymize", "guard"},
     "gateway": {"core", "detect", "pseudonymize", "guard", "gateway", "web", "demo"},

@@ -60,3 +60,10 @@ def test_naive_time_and_non_json_attributes_are_refused() -> None:
         Event("e", T0, EventKind.CHAT, "t", {"x": object()})
     with pytest.raises(ValueError, match="finite"):
         Event("e", T0, EventKind.CHAT, "t", {"x": float("nan")})
+
+
+def test_the_requested_tenant_attribute_round_trips() -> None:
+    assert Attribute.REQUESTED_TENANT == "bastion.tenant.requested"
+    assert Attribute.API_KEY_ROTATED_FROM == "bastion.api_key.rotated_from"
+    event = Event("e-2", T0, EventKind.CHAT, "acme", {Attribute.REQUESTED_TENANT: "beta"})
+    assert Event.from_record(json.loads(event.to_json())).get(Attribute.REQUESTED_TENANT) == "beta"

@@ -17,6 +17,8 @@ from bastion.cli.errors import cli_errors
 from bastion.cli.evaluate import eval_app
 from bastion.cli.gateway import gateway_app
 from bastion.cli.govern import govern_app
+from bastion.cli.monitor import monitor_app, retention_app
+from bastion.cli.privacy import privacy_app
 from bastion.cli.redteam import redteam_app
 from bastion.cli.scan import scan
 from bastion.cli.showcase import showcase
@@ -41,6 +43,9 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(audit_app, name="audit")
 app.add_typer(supplychain_app, name="supplychain")
 app.add_typer(govern_app, name="govern")
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(retention_app, name="retention")
+app.add_typer(privacy_app, name="privacy")
 
 
 @app.command("version")

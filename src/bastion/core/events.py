@@ -78,6 +78,8 @@ class Attribute:
     UPSTREAM_LATENCY_MS = "bastion.upstream.latency_ms"
     ADMIN_ACTION = "bastion.admin.action"  # key.issued | key.rotated | key.revoked | policy.changed ...
     PSEUDONYMS = "bastion.pseudonyms"  # list of vault tokens that occur in this event (for erasure)
+    REQUESTED_TENANT = "bastion.tenant.requested"  # a tenant the call asked for (header, tool argument)
+    API_KEY_ROTATED_FROM = "bastion.api_key.rotated_from"  # key.rotated: the old key (api_key.id: new)
 
 
 #: Older names still written by other tools, mapped to the current convention.

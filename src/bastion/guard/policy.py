@@ -151,8 +151,6 @@ def _default_output() -> dict[str, DetectorRule]:
     }
 
 
-
-
 class RuleSet(_Strict):
     """The effective rules for one tenant and application."""
 
