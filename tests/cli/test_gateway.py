@@ -3,6 +3,7 @@ demo assistant on the local model behind the gateway."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -97,7 +98,21 @@ def test_the_demo_behind_the_gateway_answers_refuses_and_audits(gateway: tuple[s
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "content_filter"
     assert httpx.post(f"{base}/v1/chat/completions", json=benign, timeout=10).status_code == 401
 
+    for _ in range(2):  # three refused injections from one key within minutes: the monitor's first rule
+        httpx.post(f"{base}/v1/chat/completions", json=attack, headers=headers, timeout=60)
     runner = CliRunner()
+    here = os.getcwd()
+    os.chdir(folder)  # the monitor contract: both commands in the gateway's directory
+    try:
+        ingested = runner.invoke(app, ["monitor", "ingest", "--audit"])
+        assert ingested.exit_code == 0, ingested.output
+        alerts = runner.invoke(app, ["monitor", "run", "--format", "json"])
+        assert alerts.exit_code == 0, alerts.output
+    finally:
+        os.chdir(here)
+    fired = [a for a in json.loads(alerts.stdout) if a["rule"] == "monitor.injection.repeated"]
+    assert fired and fired[0]["group"].startswith("demo/") and fired[0]["count"] >= 3
+
     audit = str(folder / ".bastion" / "audit.sqlite")
     verified = runner.invoke(app, ["audit", "verify", "--db", audit])
     assert verified.exit_code == 0, verified.output
