@@ -254,6 +254,9 @@ class Gateway:
     ) -> _Call:
         record = CallRecord(tenant=key.tenant, key_id=key.key_id, operation=operation, request_model=model)
         record.application = application
+        route = self.config.upstream_for(model)  # recorded even when the guard stops the call before it
+        if route is not None:
+            record.upstream, record.provider = route.name, route.provider
         user = raw.get("user")
         conversation_id = raw.get("conversation_id") or (raw.get("metadata") or {}).get("conversation_id")
         if isinstance(conversation_id, str):
