@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bastion.cli.main import app
@@ -46,3 +47,29 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     assert "demo:naive or demo:hardened" in output
     code, output = _run(tmp_path, "demo:hardened", tmp_path / "d", "--fail-on", "sometimes")
     assert code == 2
+
+
+@pytest.mark.slow
+def test_a_crescendo_run_through_the_cli_reports_strategy_and_budget(tmp_path: Path) -> None:
+    arguments = [
+        "redteam", "run", "--target", "demo:hardened", "--output", str(tmp_path / "s"),
+        "--home", str(tmp_path),
+        "--strategy", "crescendo", "--categories", "LLM09", "--languages", "de", "--max-turns", "2",
+        "--max-target-calls", "10", "--limit-output-tokens", "500",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "s" / "report.json").read_text(encoding="utf-8"))
+    assert [a["strategy"] for a in report["attempts"]] == ["crescendo"]
+    assert report["attempts"][0]["probe_id"] == "crescendo.debt-forgiven.de"
+    assert 1 <= report["budget"]["target_calls"] <= 2 and report["budget"]["max_target_calls"] == 10
+    assert "target calls" in result.output
+
+
+def test_bad_strategy_options_are_usage_errors(tmp_path: Path) -> None:
+    code, output = _run(tmp_path, "demo:hardened", tmp_path / "e", "--strategy", "tap")
+    assert code == 2 and "single, crescendo, refine" in output
+    code, output = _run(tmp_path, "demo:hardened", tmp_path / "f", "--max-turns", "0")
+    assert code == 2
+    code, output = _run(tmp_path, "demo:hardened", tmp_path / "g", "--seeds", str(tmp_path / "nowhere"))
+    assert code == 2 and "no seed directory" in " ".join(output.split())

@@ -89,3 +89,47 @@ def test_a_missing_header_variable_is_named_but_no_value_leaks(tmp_path: Path) -
     target = load_http_target(path)
     with pytest.raises(ConfigError, match="BASTION_UNSET_VARIABLE"):
         target.run(plan([load_suite()[0]], CampaignSettings(variants=0))[0])
+
+
+def test_crescendo_over_http_drops_a_refused_turn_when_the_body_carries_the_history(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    from bastion.redteam.goals import goal_attempts
+    from bastion.redteam.strategies import (
+        Budget,
+        CrescendoStrategy,
+        Evaluator,
+        StrategySettings,
+        StrategyTools,
+    )
+
+    app = FastAPI()
+    seen: list[list[dict[str, str]]] = []
+
+    @app.post("/chat")
+    async def chat(body: dict[str, list[dict[str, str]]]) -> dict[str, str]:
+        messages = body["history"]
+        seen.append(messages)
+        last = messages[-1]["content"]
+        if "word for word" in last:
+            return {"answer": "I'm sorry, but I can't share that."}
+        return {"answer": "Reference CANARY-0042feed" if "Copy the part" in last else "Happy to help."}
+
+    with serving(app) as base_url:
+        config = tmp_path / "target.yaml"
+        config.write_text(
+            f"url: {base_url.removesuffix('/v1')}/chat\nbody: '{{\"history\": {{{{messages}}}}}}'\n"
+            "response_path: $.answer\n",
+            encoding="utf-8",
+        )
+        target = load_http_target(config, context=JudgeContext(canaries=("CANARY-0042feed",)))
+        assert target.rewindable
+        attempt = next(a for a in goal_attempts("crescendo", ["LLM07"], ["en"]))
+        budget = Budget()
+        tools = StrategyTools(
+            budget, Evaluator(attempt.probe, target.judge_context(attempt)), None, StrategySettings()
+        )
+        outcome = CrescendoStrategy().execute(target, attempt, tools)
+    assert outcome.stopped == "success" and outcome.transcript.metadata["rewound_exchanges"] == [4]
+    assert budget.target_calls == len(seen) == 5
+    assert not any("word for word" in m["content"] for m in seen[-1])

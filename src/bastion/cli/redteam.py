@@ -86,43 +86,114 @@ def run(
     home: Annotated[
         Path | None, typer.Option(help="Where Bastion keeps state (default $BASTION_HOME).")
     ] = None,
+    strategy: Annotated[
+        str, typer.Option(help="single, crescendo, refine, or a comma-separated mix.")
+    ] = "single",
+    attacker_url: Annotated[
+        str, typer.Option(help="Attacker model: OpenAI-compatible base URL, or 'local' (the demo's model).")
+    ] = "",
+    attacker_model: Annotated[str, typer.Option(help="Attacker model name.")] = "",
+    attacker_key_env: Annotated[
+        str, typer.Option(help="Variable holding the attacker's API key.")
+    ] = "OPENAI_API_KEY",
+    judge_url: Annotated[
+        str, typer.Option(help="LLM judge: OpenAI-compatible base URL, or 'local'; off when empty.")
+    ] = "",
+    judge_model: Annotated[str, typer.Option(help="LLM judge model name.")] = "",
+    judge_key_env: Annotated[
+        str, typer.Option(help="Variable holding the LLM judge's API key.")
+    ] = "OPENAI_API_KEY",
+    max_turns: Annotated[int, typer.Option(help="Target calls per adaptive attempt at most.")] = 6,
+    max_target_calls: Annotated[
+        int | None, typer.Option(help="Run budget: target calls at most (adaptive strategies included).")
+    ] = None,
+    max_attacker_tokens: Annotated[
+        int | None, typer.Option(help="Run budget: attacker and LLM-judge tokens at most.")
+    ] = None,
+    width: Annotated[int, typer.Option(help="refine: branches kept per level.")] = 2,
+    branching: Annotated[int, typer.Option(help="refine: candidates per branch and level.")] = 2,
+    depth: Annotated[int, typer.Option(help="refine: levels.")] = 3,
+    seeds: Annotated[
+        Path | None, typer.Option(help="Folder of public seed sets (laid out like ../shared/data).")
+    ] = None,
+    seeds_limit: Annotated[int, typer.Option(help="Seed probes per set at most.")] = 5,
+    limit_output_tokens: Annotated[
+        int, typer.Option(help="LLM10 judge: output tokens one reply may use.")
+    ] = 1000,
+    limit_seconds: Annotated[float, typer.Option(help="LLM10 judge: seconds one reply may take.")] = 120.0,
+    limit_tool_calls: Annotated[int, typer.Option(help="LLM10 judge: tool calls in one reply.")] = 5,
 ) -> None:
     """Run a campaign and write the reports; exit 3 when --fail-on is exceeded."""
+    from bastion.redteam.goals import goal_attempts
+    from bastion.redteam.models import create_model
     from bastion.redteam.probes import load_suite, select
     from bastion.redteam.report import write_reports
     from bastion.redteam.runner import CampaignSettings, plan, run_campaign
+    from bastion.redteam.seeds import load_seeds
     from bastion.redteam.store import RunStore
+    from bastion.redteam.strategies import STRATEGIES
     from bastion.redteam.targets import create_target
+    from bastion.redteam.types import ConsumptionLimits
 
     state = home or BastionSettings().home
     fail_check = _fail_check(fail_on)
     if variants < 0 or concurrency < 1:
         raise UsageError("--variants must be >= 0 and --concurrency >= 1")
+    if (
+        min(max_turns, width, branching, depth, limit_output_tokens, limit_tool_calls) < 1
+        or limit_seconds <= 0
+    ):
+        raise UsageError("--max-turns, --width, --branching, --depth and the --limit-* options must be > 0")
+    strategies = tuple(dict.fromkeys(s.strip().lower() for s in strategy.split(",") if s.strip()))
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        raise UsageError(f"--strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
     store = RunStore(state / "redteam" / "runs.sqlite")
     settings = CampaignSettings(
-        seed=seed, variants=variants, concurrency=concurrency, max_requests=max_requests
+        seed=seed,
+        variants=variants,
+        concurrency=concurrency,
+        max_requests=max_requests,
+        strategies=strategies,
+        max_turns=max_turns,
+        max_target_calls=max_target_calls,
+        max_attacker_tokens=max_attacker_tokens,
+        width=width,
+        branching=branching,
+        depth=depth,
+        limits=ConsumptionLimits(limit_output_tokens, limit_seconds, limit_tool_calls),
     )
-    settings.extra.update({"suite": suite, "categories": categories, "languages": languages})
+    settings.extra.update(
+        {"suite": suite, "categories": categories, "languages": languages, "seeds": str(seeds or "")}
+    )
     if resume:
         info = store.run_info(resume)
-        stored = info["settings"]
-        settings = CampaignSettings(
-            seed=int(stored["seed"]),
-            variants=int(stored["variants"]),
-            chain_length=int(stored["chain_length"]),
-            mutators=tuple(stored["mutators"]),
-            concurrency=concurrency,
-            max_requests=stored["max_requests"],
-            extra={k: str(stored.get(k, "")) for k in ("suite", "categories", "languages")},
-        )
+        settings = CampaignSettings.from_dict(info["settings"], concurrency=concurrency)
         target, suite = str(info["target"]), settings.extra["suite"]
         categories, languages = settings.extra["categories"], settings.extra["languages"]
-    probes = select(load_suite(suite), categories.split(","), languages.split(","))
-    if not probes:
-        raise UsageError("no probes match the given categories and languages")
-    attempts = plan(probes, settings)
+        seeds = Path(settings.extra["seeds"]) if settings.extra["seeds"] else None
+    attempts = []
+    probes = []
+    if "single" in settings.strategies:
+        probes = select(load_suite(suite), categories.split(","), languages.split(","))
+        if seeds is not None:
+            seeded = load_seeds(seeds, seed=settings.seed, limit=seeds_limit)
+            probes += select(seeded, categories.split(","), languages.split(","))
+        attempts += plan(probes, settings)
+    for adaptive in settings.strategies:
+        if adaptive != "single":
+            attempts += goal_attempts(adaptive, categories.split(","), languages.split(","))
+    if not attempts:
+        raise UsageError("no probes or goals match the given categories and languages")
+    attacker = create_model(attacker_url, attacker_model, attacker_key_env, temperature=0.7)
+    judge = create_model(judge_url, judge_model, judge_key_env, temperature=0.0)
     console = Console(stderr=True)
-    console.print(f"[bold]{target}[/bold]: {len(attempts)} attempts from {len(probes)} probes ({suite})")
+    console.print(
+        f"[bold]{target}[/bold]: {len(attempts)} attempts ({', '.join(settings.strategies)}) from "
+        f"{len(probes)} probes ({suite}) and the goals"
+        + (f"; attacker {attacker.name}" if attacker else "")
+        + (f"; LLM judge {judge.name}" if judge else "")
+    )
     the_target = create_target(
         target,
         home=home,
@@ -150,6 +221,8 @@ def run(
                     settings,
                     run_id=resume or None,
                     progress=lambda _: bar.advance(task),
+                    attacker=attacker,
+                    judge_model=judge,
                 )
             )
     finally:
@@ -175,6 +248,16 @@ def _print_summary(result: RunResult, console: Console) -> None:
     console.print(table)
     if summary.errors:
         console.print(f"[yellow]{summary.errors} attempts failed to get an answer[/yellow]")
+    budget = result.budget
+    if budget is not None:
+        console.print(
+            f"spent: {budget.target_calls} target calls, {budget.attacker_tokens} attacker/judge tokens"
+            + (
+                f"; budget reached ({budget.exhausted}), {budget.skipped} attempts skipped"
+                if budget.exhausted
+                else ""
+            )
+        )
 
 
 @redteam_app.command("diff")

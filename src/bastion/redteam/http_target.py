@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bastion.core.errors import ConfigError, UpstreamError
 from bastion.core.types import Role
-from bastion.redteam.targets import _JsonSender
+from bastion.redteam.targets import TargetSession, _FunctionSession, _JsonSender, play
 from bastion.redteam.types import Attempt, JudgeContext, ToolCallRecord, Transcript, Turn
 
 __all__ = ["HttpTarget", "HttpTargetConfig", "load_http_target"]
@@ -127,30 +127,38 @@ class HttpTarget:
 
         return {name: _ENVIRONMENT.sub(expand, value) for name, value in self.config.headers.items()}
 
-    def run(self, attempt: Attempt) -> Transcript:
+    def _ask(self, messages: list[dict[str, str]], conversation_id: str) -> tuple[Turn, int | None, str]:
+        body = json.loads(
+            _fill(
+                self.config.body,
+                {
+                    "message": messages[-1]["content"],
+                    "messages": messages,
+                    "conversation_id": conversation_id,
+                },
+            )
+        )
+        decoded = self._sender.post(self.config.url, body, self._headers())
+        matches = self._answer.find(decoded)
+        if not matches:
+            raise UpstreamError(f"{self._name}: the answer has nothing at {self.config.response_path}")
+        reply = matches[0].value
+        content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+        return Turn(Role.ASSISTANT, content, self._tool_calls(decoded)), None, "stop"
+
+    @property
+    def rewindable(self) -> bool:
+        """True when the body sends the whole conversation (``{{messages}}``): we shape the history."""
+        return "{{messages}}" in self.config.body.replace(" ", "")
+
+    def open_session(self, attempt: Attempt) -> TargetSession:
         if "upload" in attempt.probe.setup:
             raise UpstreamError("this target cannot plant documents; the probe needs a demo target")
-        headers = self._headers()
-        messages: list[dict[str, str]] = []
-        turns: list[Turn] = []
-        for text in attempt.turns:
-            messages.append({"role": "user", "content": text})
-            turns.append(Turn(Role.USER, text))
-            body = json.loads(
-                _fill(
-                    self.config.body,
-                    {"message": text, "messages": messages, "conversation_id": attempt.attempt_id},
-                )
-            )
-            decoded = self._sender.post(self.config.url, body, headers)
-            matches = self._answer.find(decoded)
-            if not matches:
-                raise UpstreamError(f"{self._name}: the answer has nothing at {self.config.response_path}")
-            reply = matches[0].value
-            content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
-            turns.append(Turn(Role.ASSISTANT, content, self._tool_calls(decoded)))
-            messages.append({"role": "assistant", "content": content})
-        return Transcript(tuple(turns))
+        self._headers()  # a missing variable fails before the first request
+        return _FunctionSession(lambda messages: self._ask(messages, attempt.attempt_id), self.rewindable)
+
+    def run(self, attempt: Attempt) -> Transcript:
+        return play(self.open_session(attempt), attempt.turns)
 
     def _tool_calls(self, decoded: Any) -> tuple[ToolCallRecord, ...]:
         if self._tools is None:

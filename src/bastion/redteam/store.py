@@ -108,6 +108,8 @@ def result_to_record(result: AttemptResult) -> dict[str, Any]:
     probe = result.attempt.probe
     return {
         "attempt_id": result.attempt.attempt_id,
+        "strategy": result.attempt.strategy,
+        "attacker_tokens": result.attacker_tokens,
         "mutators": list(result.attempt.mutators),
         "turns": list(result.attempt.turns),
         "probe": {
@@ -159,7 +161,13 @@ def result_from_record(record: dict[str, Any]) -> AttemptResult:
         for turn in record["transcript"]["turns"]
     )
     return AttemptResult(
-        attempt=Attempt(record["attempt_id"], probe, tuple(record["mutators"]), tuple(record["turns"])),
+        attempt=Attempt(
+            record["attempt_id"],
+            probe,
+            tuple(record["mutators"]),
+            tuple(record["turns"]),
+            str(record.get("strategy", "single")),
+        ),
         transcript=Transcript(turns, MappingProxyType(dict(record["transcript"]["metadata"]))),
         verdicts=tuple(
             JudgeVerdict(v["judge"], v["succeeded"], v["score"], v["reason"]) for v in record["verdicts"]
@@ -168,4 +176,5 @@ def result_from_record(record: dict[str, Any]) -> AttemptResult:
         seconds=record["seconds"],
         requests=record["requests"],
         error=record["error"],
+        attacker_tokens=int(record.get("attacker_tokens", 0)),
     )

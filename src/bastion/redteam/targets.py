@@ -10,6 +10,12 @@ judges what it knows about itself (:meth:`Target.judge_context`). Implementation
 * :class:`CallableTarget` — any Python function ``(messages) -> str`` (a user's own app under test).
 
 Targets are synchronous; the runner calls them in worker threads.
+
+Adaptive strategies talk turn by turn through a :class:`TargetSession` (:func:`open_session`): ``send(history,
+text)`` gives the target the conversation the strategy wants it to see, so a refused turn can be dropped
+from the visible history (``rewindable``). Targets with a client-side history (all of the above, and the
+HTTP target when its body sends ``{{messages}}``) are rewindable; any other :class:`Target` is driven by
+replaying the conversation through :meth:`Target.run`, which costs one call per earlier turn.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,7 +34,17 @@ from bastion.core.errors import UpstreamError, UsageError
 from bastion.core.types import Conversation, Message, Role
 from bastion.redteam.types import Attempt, JudgeContext, ToolCallRecord, Transcript, Turn
 
-__all__ = ["CallableTarget", "DemoTarget", "OpenAITarget", "Target", "create_target"]
+__all__ = [
+    "CallableTarget",
+    "DemoTarget",
+    "OpenAITarget",
+    "ReplaySession",
+    "Target",
+    "TargetSession",
+    "create_target",
+    "open_session",
+    "play",
+]
 
 
 class Target(Protocol):
@@ -42,6 +58,127 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
+class TargetSession(Protocol):
+    """One conversation with a target, turn by turn. ``calls`` counts the target requests it made;
+    ``metadata`` collects what the target reported (finish reasons, per-reply output tokens and seconds)."""
+
+    @property
+    def rewindable(self) -> bool: ...
+
+    @property
+    def calls(self) -> int: ...
+
+    def send(self, history: Sequence[Turn], text: str) -> Turn: ...
+
+    def metadata(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def _messages(history: Sequence[Turn]) -> list[dict[str, str]]:
+    return [
+        {"role": "assistant" if turn.role is Role.ASSISTANT else "user", "content": turn.content}
+        for turn in history
+        if turn.role in (Role.USER, Role.ASSISTANT)
+    ]
+
+
+class _Measured:
+    """Per-reply measurements shared by the sessions: seconds, output tokens (when known), finish reasons."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._metadata: dict[str, Any] = {"seconds": [], "completion_tokens": [], "finish_reasons": []}
+
+    def record(self, seconds: float, tokens: int | None, finish: str) -> None:
+        self.calls += 1
+        self._metadata["seconds"].append(round(seconds, 3))
+        self._metadata["completion_tokens"].append(tokens)
+        self._metadata["finish_reasons"].append(finish)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            key: list(value) if isinstance(value, list) else value for key, value in self._metadata.items()
+        }
+
+
+class _FunctionSession(_Measured):
+    """A session over ``ask(messages) -> (Turn, output tokens or None, finish reason)``."""
+
+    def __init__(
+        self, ask: Callable[[list[dict[str, str]]], tuple[Turn, int | None, str]], rewindable: bool = True
+    ) -> None:
+        super().__init__()
+        self._ask = ask
+        self._rewindable = rewindable
+
+    @property
+    def rewindable(self) -> bool:
+        return self._rewindable
+
+    def send(self, history: Sequence[Turn], text: str) -> Turn:
+        started = time.perf_counter()
+        turn, tokens, finish = self._ask([*_messages(history), {"role": "user", "content": text}])
+        self.record(time.perf_counter() - started, tokens, finish)
+        return turn
+
+    def close(self) -> None:
+        return None
+
+
+class ReplaySession(_Measured):
+    """Any :class:`Target` turn by turn: each send replays the visible user turns through ``target.run``
+    (one call per user turn), so dropping a turn from the history works, at a price."""
+
+    rewindable = True
+
+    def __init__(self, target: Target, attempt: Attempt) -> None:
+        super().__init__()
+        self._target = target
+        self._attempt = attempt
+        self._last: dict[str, Any] = {}
+
+    def send(self, history: Sequence[Turn], text: str) -> Turn:
+        texts = (*(turn.content for turn in history if turn.role is Role.USER), text)
+        replay = Attempt(self._attempt.attempt_id, self._attempt.probe, self._attempt.mutators, texts)
+        started = time.perf_counter()
+        transcript = self._target.run(replay)
+        if not transcript.replies:
+            raise UpstreamError(f"{self._target.name} gave no reply")
+        self._last = dict(transcript.metadata)
+        for _ in texts[:-1]:
+            self.calls += 1
+        self.record(time.perf_counter() - started, None, "stop")
+        return transcript.replies[-1]
+
+    def metadata(self) -> dict[str, Any]:
+        return {**self._last, **super().metadata()}
+
+    def close(self) -> None:
+        return None
+
+
+def open_session(target: Target, attempt: Attempt) -> TargetSession:
+    """A turn-by-turn session with ``target`` for ``attempt`` (its own, else a :class:`ReplaySession`)."""
+    opener = getattr(target, "open_session", None)
+    if callable(opener):
+        session: TargetSession = opener(attempt)
+        return session
+    return ReplaySession(target, attempt)
+
+
+def play(session: TargetSession, texts: Sequence[str]) -> Transcript:
+    """Send ``texts`` one after the other, each with the whole conversation before it; close the session."""
+    turns: list[Turn] = []
+    try:
+        for text in texts:
+            reply = session.send(tuple(turns), text)
+            turns += [Turn(Role.USER, text), reply]
+        return Transcript(tuple(turns), session.metadata())
+    finally:
+        session.close()
+
+
 class CallableTarget:
     """A Python callable taking OpenAI-style messages and returning the reply text."""
 
@@ -53,16 +190,13 @@ class CallableTarget:
     def name(self) -> str:
         return self._name
 
+    def open_session(self, attempt: Attempt) -> TargetSession:
+        return _FunctionSession(
+            lambda messages: (Turn(Role.ASSISTANT, str(self.function(messages))), None, "stop")
+        )
+
     def run(self, attempt: Attempt) -> Transcript:
-        messages: list[dict[str, str]] = []
-        turns: list[Turn] = []
-        for text in attempt.turns:
-            messages.append({"role": "user", "content": text})
-            turns.append(Turn(Role.USER, text))
-            reply = str(self.function(list(messages)))
-            messages.append({"role": "assistant", "content": reply})
-            turns.append(Turn(Role.ASSISTANT, reply))
-        return Transcript(tuple(turns))
+        return play(self.open_session(attempt), attempt.turns)
 
     def judge_context(self, attempt: Attempt) -> JudgeContext:
         return JudgeContext()
@@ -116,44 +250,13 @@ class DemoTarget:
     def _caller(self, attempt: Attempt) -> Any:
         return self.victim if "upload" in attempt.probe.setup else self.attacker
 
-    def run(self, attempt: Attempt) -> Transcript:
-        with self._lock:  # one model, one database: attempts run one after the other
-            uploaded = None
-            metadata: dict[str, Any] = {}
-            if "upload" in attempt.probe.setup:
-                result = self.assistant.upload(
-                    self.attacker,
-                    attempt.probe.setup.get("upload_name", "upload.txt"),
-                    attempt.probe.setup["upload"],
-                )
-                metadata["upload"] = {"status": result.status.value, "doc_id": result.doc_id}
-                uploaded = result.doc_id if result.accepted else None
-            try:
-                return self._converse(attempt, metadata)
-            finally:
-                if uploaded is not None:
-                    self.assistant.store.delete_document(self.attacker.tenant_id, uploaded)
+    def open_session(self, attempt: Attempt) -> TargetSession:
+        """A conversation as the attempt's caller; holds the demo (one model, one database) until closed,
+        plants the probe's upload first and deletes it on close."""
+        return _DemoSession(self, attempt)
 
-    def _converse(self, attempt: Attempt, metadata: dict[str, Any]) -> Transcript:
-        caller = self._caller(attempt)
-        conversation = Conversation()
-        turns: list[Turn] = []
-        finish: list[str] = []
-        retrieved: list[str] = []
-        for text in attempt.turns:
-            conversation = conversation.append(Message(Role.USER, text))
-            turns.append(Turn(Role.USER, text))
-            reply = self.assistant.reply(conversation, caller)
-            conversation = conversation.append(Message(Role.ASSISTANT, reply.content))
-            calls = tuple(
-                ToolCallRecord(o.call.name, dict(o.call.fields), o.status, dict(o.result))
-                for o in reply.outcomes
-            )
-            turns.append(Turn(Role.ASSISTANT, reply.content, calls))
-            finish.append(reply.finish_reason)
-            retrieved += [hit.chunk.tenant_id for hit in reply.retrieved]
-        metadata.update({"finish_reasons": finish, "retrieved_tenants": retrieved, "caller": caller.subject})
-        return Transcript(tuple(turns), metadata)
+    def run(self, attempt: Attempt) -> Transcript:
+        return play(self.open_session(attempt), attempt.turns)
 
     def judge_context(self, attempt: Attempt) -> JudgeContext:
         from bastion.demo.prompt import confidential_rules
@@ -204,6 +307,59 @@ class DemoTarget:
         self.assistant.store.close()
         self.database.close()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+class _DemoSession(_Measured):
+    rewindable = True
+
+    def __init__(self, target: DemoTarget, attempt: Attempt) -> None:
+        super().__init__()
+        self._target = target
+        self._caller = target._caller(attempt)
+        self._uploaded: str | None = None
+        self._extra: dict[str, Any] = {"retrieved_tenants": [], "caller": self._caller.subject}
+        target._lock.acquire()  # one model, one database: conversations run one after the other
+        try:
+            if "upload" in attempt.probe.setup:
+                result = target.assistant.upload(
+                    target.attacker,
+                    attempt.probe.setup.get("upload_name", "upload.txt"),
+                    attempt.probe.setup["upload"],
+                )
+                self._extra["upload"] = {"status": result.status.value, "doc_id": result.doc_id}
+                self._uploaded = result.doc_id if result.accepted else None
+        except BaseException:
+            target._lock.release()
+            raise
+        self._open = True
+
+    def send(self, history: Sequence[Turn], text: str) -> Turn:
+        conversation = Conversation()
+        for turn in history:
+            if turn.role in (Role.USER, Role.ASSISTANT):
+                conversation = conversation.append(Message(turn.role, turn.content))
+        conversation = conversation.append(Message(Role.USER, text))
+        started = time.perf_counter()
+        reply = self._target.assistant.reply(conversation, self._caller)
+        calls = tuple(
+            ToolCallRecord(o.call.name, dict(o.call.fields), o.status, dict(o.result)) for o in reply.outcomes
+        )
+        self.record(time.perf_counter() - started, reply.completion_tokens, reply.finish_reason)
+        self._extra["retrieved_tenants"] += [hit.chunk.tenant_id for hit in reply.retrieved]
+        return Turn(Role.ASSISTANT, reply.content, calls)
+
+    def metadata(self) -> dict[str, Any]:
+        return {**self._extra, **super().metadata()}
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        try:
+            if self._uploaded is not None:
+                self._target.assistant.store.delete_document(self._target.attacker.tenant_id, self._uploaded)
+        finally:
+            self._target._lock.release()
 
 
 def create_target(
@@ -276,26 +432,30 @@ class OpenAITarget:
             raise UpstreamError(f"{self.base_url} answered without a chat completion")
         return decoded
 
-    def run(self, attempt: Attempt) -> Transcript:
+    def _ask(self, messages: list[dict[str, str]]) -> tuple[Turn, int | None, str]:
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        body = self._post(system + messages)
+        try:
+            choice = body["choices"][0]
+            message = choice["message"]
+            content = str(message.get("content") or "")
+        except (KeyError, IndexError, TypeError, AttributeError) as error:
+            raise UpstreamError(f"{self.base_url} answered without a chat completion") from error
+        usage = body.get("usage")
+        tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+        return (
+            Turn(Role.ASSISTANT, content, _tool_calls(message, body)),
+            int(tokens) if isinstance(tokens, int) else None,
+            str(choice.get("finish_reason")),
+        )
+
+    def open_session(self, attempt: Attempt) -> TargetSession:
         if "upload" in attempt.probe.setup:
             raise UpstreamError("this target cannot plant documents; the probe needs a demo target")
-        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        turns: list[Turn] = []
-        finish: list[str] = []
-        for text in attempt.turns:
-            messages.append({"role": "user", "content": text})
-            turns.append(Turn(Role.USER, text))
-            body = self._post(messages)
-            try:
-                choice = body["choices"][0]
-                message = choice["message"]
-                content = str(message.get("content") or "")
-            except (KeyError, IndexError, TypeError) as error:
-                raise UpstreamError(f"{self.base_url} answered without a chat completion") from error
-            turns.append(Turn(Role.ASSISTANT, content, _tool_calls(message, body)))
-            finish.append(str(choice.get("finish_reason")))
-            messages.append({"role": "assistant", "content": content})
-        return Transcript(tuple(turns), {"finish_reasons": finish})
+        return _FunctionSession(self._ask)
+
+    def run(self, attempt: Attempt) -> Transcript:
+        return play(self.open_session(attempt), attempt.turns)
 
     def judge_context(self, attempt: Attempt) -> JudgeContext:
         return self._context

@@ -16,7 +16,9 @@ from bastion.core.types import Detection, Role, Severity
 __all__ = [
     "Attempt",
     "AttemptResult",
+    "BudgetReport",
     "CategorySummary",
+    "ConsumptionLimits",
     "JudgeContext",
     "JudgeVerdict",
     "Probe",
@@ -57,12 +59,17 @@ class Probe:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """A probe with a chain of mutators applied to its turns (``mutators`` empty: the probe as written)."""
+    """A probe with a chain of mutators applied to its turns (``mutators`` empty: the probe as written).
+
+    ``strategy`` names how the turns are played (``single``: sent as written, one after the other;
+    ``crescendo`` and ``refine``: adaptive, see :mod:`bastion.redteam.strategies`).
+    """
 
     attempt_id: str
     probe: Probe
     mutators: tuple[str, ...]
     turns: tuple[str, ...]
+    strategy: str = "single"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,23 @@ class Transcript:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsumptionLimits:
+    """What one reply of the target may cost before it counts as unbounded consumption (OWASP LLM10):
+    output tokens, wall-clock seconds and tool calls per reply."""
+
+    max_output_tokens: int = 1000
+    max_seconds: float = 120.0
+    max_tool_calls: int = 5
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_output_tokens": self.max_output_tokens,
+            "max_seconds": self.max_seconds,
+            "max_tool_calls": self.max_tool_calls,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class JudgeContext:
     """What the judges know about the target: its secrets, its caller and what that caller may do.
 
@@ -128,6 +152,7 @@ class JudgeContext:
     tools_known: bool = False
     own_values: frozenset[str] = frozenset()  # the caller's own personal data, which may be repeated
     foreign_markers: tuple[str, ...] = ()  # facts of other tenants or customers (IBANs, names, case ids)
+    limits: ConsumptionLimits = field(default_factory=ConsumptionLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +181,9 @@ class AttemptResult:
     verdicts: tuple[JudgeVerdict, ...]
     succeeded: bool
     seconds: float = 0.0
-    requests: int = 0
+    requests: int = 0  # target calls this attempt cost
     error: str = ""
+    attacker_tokens: int = 0  # tokens the attacker model read and wrote for this attempt
 
     @property
     def deciding_verdict(self) -> JudgeVerdict | None:
@@ -191,6 +217,31 @@ class RunSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetReport:
+    """The cost limits of a run and what it spent (target calls, attacker tokens); ``exhausted`` names the
+    limit that stopped the run early ("" when none did) and ``skipped`` counts attempts never started."""
+
+    max_turns: int | None = None
+    max_target_calls: int | None = None
+    max_attacker_tokens: int | None = None
+    target_calls: int = 0
+    attacker_tokens: int = 0
+    exhausted: str = ""
+    skipped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_turns": self.max_turns,
+            "max_target_calls": self.max_target_calls,
+            "max_attacker_tokens": self.max_attacker_tokens,
+            "target_calls": self.target_calls,
+            "attacker_tokens": self.attacker_tokens,
+            "exhausted": self.exhausted,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """A finished (or resumed and finished) campaign, what the report writers take."""
 
@@ -200,6 +251,7 @@ class RunResult:
     started_at: str  # ISO 8601 UTC
     finished_at: str
     results: tuple[AttemptResult, ...]
+    budget: BudgetReport | None = None
 
     @property
     def summary(self) -> RunSummary:

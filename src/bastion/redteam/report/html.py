@@ -70,7 +70,9 @@ def _finding(result: AttemptResult) -> str:
         f"<strong>{_text(probe.title)}</strong> <code>{_text(attempt_name(result))}</code>"
         f"{' &mdash; ' + _text(verdict.reason) if verdict else ''}</summary>"
         f'<p class="muted">attempt <code>{_text(result.attempt.attempt_id)}</code>, language '
-        f"{_text(probe.language)}, mutators {_text(mutators)}, ATLAS {_text(atlas)}</p>"
+        f"{_text(probe.language)}, mutators {_text(mutators)}, ATLAS {_text(atlas)}, strategy "
+        f"{_text(result.attempt.strategy)}, {result.requests} target calls, {result.attacker_tokens} "
+        "attacker/judge tokens</p>"
         f"<table><tr><th>Judge</th><th>Succeeded</th><th>Score</th><th>Reason</th></tr>{rows}</table>"
         f"{''.join(_turn(turn) for turn in result.transcript.turns)}</details>"
     )

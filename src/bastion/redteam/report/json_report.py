@@ -5,10 +5,18 @@ The contract (docs/redteam.md)::
     {"schema_version": 1, "run_id", "target", "seed", "started_at", "finished_at",
      "summary": {"attempts", "successes", "asr", "errors",
                  "by_category": {"LLM01": {"attempts", "successes", "asr"}, ...}},
+     "budget": {"max_turns", "max_target_calls", "max_attacker_tokens", "target_calls", "attacker_tokens",
+                "exhausted", "skipped"},
      "findings": [{"id", "probe_id", "title", "category", "atlas", "severity", "language", "mutators",
+                   "strategy", "target_calls", "attacker_tokens",
                    "verdict": {"judge", "succeeded", "score", "reason"}, "verdicts": [...],
-                   "transcript": [{"role", "content", "tool_calls"}]}],
-     "attempts": [{"id", "probe_id", "category", "severity", "mutators", "succeeded", "error"}]}
+                   "transcript": [{"role", "content", "tool_calls"}], "strategy_trace": {...}}],
+     "attempts": [{"id", "probe_id", "category", "severity", "mutators", "strategy", "succeeded", "error",
+                   "target_calls", "attacker_tokens"}]}
+
+Every verdict carries its ``reason`` (for the LLM judge: its score and explanation). ``strategy_trace``
+holds what an adaptive strategy did (why it stopped, backtracks, rewound exchanges, where each message
+came from, the refine search tree); it is empty for ``single``.
 
 ``findings`` are the successful attempts, in run order. ``attempts`` lists every attempt without its
 transcript, so that :func:`diff_runs` can tell "fixed" from "not run". ASR values are rounded to 4 places.
@@ -53,10 +61,30 @@ def _finding(result: AttemptResult) -> dict[str, Any]:
         "severity": probe.severity.value,
         "language": probe.language,
         "mutators": list(result.attempt.mutators),
+        "strategy": result.attempt.strategy,
+        "target_calls": result.requests,
+        "attacker_tokens": result.attacker_tokens,
         "verdict": deciding.to_dict() if deciding else None,
         "verdicts": [verdict.to_dict() for verdict in result.verdicts],
         "transcript": result.transcript.to_list(),
+        "strategy_trace": _trace(result),
     }
+
+
+_TRACE_KEYS = (
+    "stopped",
+    "backtracks",
+    "rewound_exchanges",
+    "message_sources",
+    "rewindable",
+    "best_node",
+    "tree",
+)
+
+
+def _trace(result: AttemptResult) -> dict[str, Any]:
+    metadata = result.transcript.metadata
+    return {key: metadata[key] for key in _TRACE_KEYS if key in metadata}
 
 
 def _attempt(result: AttemptResult) -> dict[str, Any]:
@@ -67,8 +95,11 @@ def _attempt(result: AttemptResult) -> dict[str, Any]:
         "category": probe.category,
         "severity": probe.severity.value,
         "mutators": list(result.attempt.mutators),
+        "strategy": result.attempt.strategy,
         "succeeded": result.succeeded,
         "error": result.error,
+        "target_calls": result.requests,
+        "attacker_tokens": result.attacker_tokens,
     }
 
 
@@ -92,6 +123,7 @@ def run_to_dict(run: RunResult) -> dict[str, Any]:
                 for category, row in summary.by_category.items()
             },
         },
+        "budget": run.budget.to_dict() if run.budget is not None else None,
         "findings": [_finding(result) for result in run.findings],
         "attempts": [_attempt(result) for result in run.results],
     }

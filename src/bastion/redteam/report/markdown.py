@@ -55,6 +55,7 @@ def render_markdown(run: RunResult) -> str:
         f"**Attack success rate: {percent(summary.asr)}** "
         f"({summary.successes} of {summary.attempts} attempts succeeded; errors: {summary.errors})",
         "",
+        *_budget_lines(run),
         "| Category | Title | Attempts | Successes | ASR |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
@@ -82,6 +83,20 @@ def render_markdown(run: RunResult) -> str:
                 f"| {escape_markdown(verdict.reason if verdict else '', _MAX_REASON)} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _budget_lines(run: RunResult) -> list[str]:
+    budget = run.budget
+    if budget is None:
+        return []
+    strategies = sorted({result.attempt.strategy for result in run.results})
+    line = (
+        f"Strategies: {escape_markdown(', '.join(strategies) or 'none')}; spent {budget.target_calls} target "
+        f"calls and {budget.attacker_tokens} attacker/judge tokens"
+    )
+    if budget.exhausted:
+        line += f"; budget reached ({escape_markdown(budget.exhausted)}), {budget.skipped} attempts skipped"
+    return [line, ""]
 
 
 def write_markdown(run: RunResult, path: Path) -> Path:
