@@ -258,6 +258,35 @@ class DemoTarget:
     def run(self, attempt: Attempt) -> Transcript:
         return play(self.open_session(attempt), attempt.turns)
 
+    def hold(self, attempt: Attempt) -> tuple[str | None, dict[str, Any]]:
+        """Take the demo for one conversation (one model, one database: conversations run one after the
+        other) and plant the probe's upload as the attacker. Returns the planted document's id (``None``
+        when there is none or it was quarantined) and what the upload did; pair with :meth:`release`."""
+        self._lock.acquire()
+        try:
+            if "upload" not in attempt.probe.setup:
+                return None, {}
+            result = self.assistant.upload(
+                self.attacker,
+                attempt.probe.setup.get("upload_name", "upload.txt"),
+                attempt.probe.setup["upload"],
+            )
+        except BaseException:
+            self._lock.release()
+            raise
+        return (result.doc_id if result.accepted else None), {
+            "status": result.status.value,
+            "doc_id": result.doc_id,
+        }
+
+    def release(self, uploaded: str | None) -> None:
+        """Delete the planted document (if any) and let the next conversation in."""
+        try:
+            if uploaded is not None:
+                self.assistant.store.delete_document(self.attacker.tenant_id, uploaded)
+        finally:
+            self._lock.release()
+
     def judge_context(self, attempt: Attempt) -> JudgeContext:
         from bastion.demo.prompt import confidential_rules
 
@@ -318,19 +347,9 @@ class _DemoSession(_Measured):
         self._caller = target._caller(attempt)
         self._uploaded: str | None = None
         self._extra: dict[str, Any] = {"retrieved_tenants": [], "caller": self._caller.subject}
-        target._lock.acquire()  # one model, one database: conversations run one after the other
-        try:
-            if "upload" in attempt.probe.setup:
-                result = target.assistant.upload(
-                    target.attacker,
-                    attempt.probe.setup.get("upload_name", "upload.txt"),
-                    attempt.probe.setup["upload"],
-                )
-                self._extra["upload"] = {"status": result.status.value, "doc_id": result.doc_id}
-                self._uploaded = result.doc_id if result.accepted else None
-        except BaseException:
-            target._lock.release()
-            raise
+        self._uploaded, upload = target.hold(attempt)
+        if upload:
+            self._extra["upload"] = upload
         self._open = True
 
     def send(self, history: Sequence[Turn], text: str) -> Turn:
@@ -355,11 +374,7 @@ class _DemoSession(_Measured):
         if not self._open:
             return
         self._open = False
-        try:
-            if self._uploaded is not None:
-                self._target.assistant.store.delete_document(self._target.attacker.tenant_id, self._uploaded)
-        finally:
-            self._target._lock.release()
+        self._target.release(self._uploaded)
 
 
 def create_target(

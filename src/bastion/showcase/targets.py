@@ -86,21 +86,9 @@ class _GatewaySession:
             "gateway_refusals": 0,
             "gateway_filtered": 0,
         }
-        demo = target.demo
-        demo._lock.acquire()
-        self._uploaded: str | None = None
-        try:
-            if "upload" in attempt.probe.setup:
-                result = demo.assistant.upload(
-                    demo.attacker,
-                    attempt.probe.setup.get("upload_name", "upload.txt"),
-                    attempt.probe.setup["upload"],
-                )
-                self._metadata["upload"] = {"status": result.status.value, "doc_id": result.doc_id}
-                self._uploaded = result.doc_id if result.accepted else None
-        except BaseException:
-            demo._lock.release()
-            raise
+        self._uploaded, upload = target.demo.hold(attempt)
+        if upload:
+            self._metadata["upload"] = upload
         self._open = True
 
     def send(self, history: Sequence[Turn], text: str) -> Turn:
@@ -150,12 +138,7 @@ class _GatewaySession:
         if not self._open:
             return
         self._open = False
-        demo = self._target.demo
-        try:
-            if self._uploaded is not None:
-                demo.assistant.store.delete_document(demo.attacker.tenant_id, self._uploaded)
-        finally:
-            demo._lock.release()
+        self._target.demo.release(self._uploaded)
 
 
 def _code(response: httpx.Response) -> str | None:
