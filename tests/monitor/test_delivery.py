@@ -7,6 +7,7 @@ import re
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -133,6 +134,9 @@ def test_cef_over_tcp_with_octet_counting(store_with_alert: tuple[EventStore, Al
             }
         )
         assert deliver_alerts(store, channels, [alert])[0].delivered
+        deadline = time.monotonic() + 10  # the server thread may not have accepted the connection yet
+        while not frames and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         server.shutdown()
         server.server_close()
