@@ -48,10 +48,10 @@ MESSAGES = [
     "Hallo, ich bin Erika Mustermann (erika.mustermann@example.de). Meine IBAN ist DE89370400440532013000, "
     "bitte buchen Sie die Rate von dort ab.",
     "Hi, I received a reminder for invoice 2024-118 but I already paid on Monday. Can you check?",
-    "My name is John Smith, phone +49 170 1234567. I would like to set up a payment plan of 50 euros a month.",
+    "My name is John Smith, phone +49 170 1234567. I would like a payment plan of 50 euros a month.",
     "Warum wurden mir Mahngebühren von 5 Euro berechnet? Ich habe die erste Mahnung nie bekommen.",
     "Please send the statement to my new address: Hauptstraße 12, 10115 Berlin. Thanks, Max Müller.",
-    "Kann ich die gesamte Forderung mit einem Rabatt auf einmal begleichen? Ich hätte 300 Euro zur Verfügung.",
+    "Kann ich die Forderung mit einem Rabatt auf einmal begleichen? Ich hätte 300 Euro zur Verfügung.",
     "Could you tell me which company the debt is from? The letter only mentions a reference number.",
 ]
 
@@ -75,7 +75,8 @@ async def chat(request):
     return Response(ANSWER, media_type="application/json")
 
 async def models(request):
-    return Response(b'{"object":"list","data":[{"id":"bench","object":"model"}]}', media_type="application/json")
+    body = b'{"object":"list","data":[{"id":"bench","object":"model"}]}'
+    return Response(body, media_type="application/json")
 
 app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/models", models)])
 """
@@ -271,14 +272,15 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     lines = [
         "# Gateway overhead",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine['cpu_model']} ({machine['nproc']} cores, Python "
-        f"{machine['python']}, load average {machine['load_average_1min']}): upstream stand-in, gateway and load "
-        "generator are three processes on the same 2 cores. The stand-in answers at once (it isolates the "
-        f"gateway's own cost; it is not a model). {args.requests} chat requests per row, customer messages in "
-        "German and English, half with personal data. `.venv/bin/python benchmarks/bench_gateway.py`",
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine['cpu_model']} ({machine['nproc']} cores, "
+        f"Python {machine['python']}, load average {machine['load_average_1min']}): upstream stand-in, "
+        "gateway and load generator are three processes on the same 2 cores. The stand-in answers at once "
+        f"(it isolates the gateway's own cost; it is not a model). {args.requests} chat requests per row, "
+        "customer messages in German and English, half with personal data. "
+        "`.venv/bin/python benchmarks/bench_gateway.py`",
         "",
-        "| policy | concurrency | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 / p99 ms | gateway's own "
-        "mean ms | direct req/s | gateway req/s |",
+        "| policy | concurrency | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 / p99 ms | "
+        "gateway's own mean ms | direct req/s | gateway req/s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

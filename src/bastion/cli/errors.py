@@ -24,7 +24,8 @@ def cli_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except BastionError as error:
-            Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
+            console = Console(stderr=True, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
             raise typer.Exit(code=error.exit_code) from error
 
     return wrapper
