@@ -98,8 +98,11 @@ def test_load_policy_errors_carry_the_file_name(tmp_path: Path) -> None:
     path.write_text("defaults:\n  input:\n    injection:\n      action: maybe\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"policy\.yaml:4: defaults"):
         load_policy(path)
-    path.write_bytes(b"\xff\xfe\x00")
+    path.write_bytes(b"defaults: {level: \xff\xfe}")
     with pytest.raises(ConfigError, match="not UTF-8"):
+        load_policy(path)
+    path.write_bytes(b"\x00\x01binary")
+    with pytest.raises(ConfigError, match="binary"):
         load_policy(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_policy(tmp_path / "missing.yaml")

@@ -97,7 +97,7 @@ def threats(
     system: Annotated[str, typer.Option(help="Only this system.")] = "",
 ) -> None:
     """Threats per lifecycle stage from components and data flows (STRIDE, OWASP LLM, ATLAS, PLOT4ai)."""
-    from bastion.govern._yaml import read_text_file
+    from bastion.core.yamlfile import read_text_file
     from bastion.govern.inventory import load_inventory
     from bastion.govern.threats import STAGES, diff_threats, mermaid, threat_model, threats_to_dict
 

@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bastion.govern._yaml import read_text_file
+from bastion.core.yamlfile import read_text_file
 from bastion.govern.classify import Classification, classify_inventory
 from bastion.govern.controls import ControlResult, assess_controls
 from bastion.govern.evidence import EvidenceOutcome, EvidenceRecord, collect

@@ -34,7 +34,8 @@ import yaml
 
 from bastion.core.errors import InputError
 from bastion.core.registry import Registry
-from bastion.govern._yaml import MAX_BYTES, read_text_file
+from bastion.core.yamlfile import MAX_YAML_BYTES as MAX_BYTES
+from bastion.core.yamlfile import read_text_file
 from bastion.govern.inventory import EvidenceSource
 
 __all__ = [

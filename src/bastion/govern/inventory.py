@@ -19,8 +19,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from bastion.core.errors import ConfigError, UsageError
+from bastion.core.yamlfile import Location, describe, line_of, load_yaml_with_lines, read_text_file
 from bastion.govern._data import data_text, load_data
-from bastion.govern._yaml import Location, describe, line_of, load_yaml_with_lines, read_text_file
 
 __all__ = [
     "COMPONENT_KINDS",

@@ -19,8 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from bastion.core.errors import InputError, UpstreamError
+from bastion.core.yamlfile import MAX_YAML_BYTES as MAX_BYTES
+from bastion.core.yamlfile import read_text_file
 from bastion.govern._data import load_data
-from bastion.govern._yaml import MAX_BYTES, read_text_file
 
 __all__ = [
     "ClauseResult",
