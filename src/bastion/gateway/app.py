@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -183,26 +183,23 @@ def create_app(gateway: Gateway, keys: KeyStore, *, warm_up_tenants: tuple[str, 
         key = await authorised(request, "models")
         return key if isinstance(key, Response) else await gateway.models(key)
 
-    @app.post("/v1/chat/completions", openapi_extra=_body_schema(ChatBody))
-    async def chat(request: Request) -> Response:
-        key = await authorised(request, "chat")
+    async def proxied(request: Request, endpoint: str, handle: _Handler) -> Response:
+        key = await authorised(request, endpoint)
         if isinstance(key, Response):
             return key
-        return await gateway.chat(key, await json_body(request), application(request))
+        return await handle(key, await json_body(request), application(request))
+
+    @app.post("/v1/chat/completions", openapi_extra=_body_schema(ChatBody))
+    async def chat(request: Request) -> Response:
+        return await proxied(request, "chat", gateway.chat)
 
     @app.post("/v1/completions", openapi_extra=_body_schema(CompletionBody))
     async def completions(request: Request) -> Response:
-        key = await authorised(request, "completions")
-        if isinstance(key, Response):
-            return key
-        return await gateway.completions(key, await json_body(request), application(request))
+        return await proxied(request, "completions", gateway.completions)
 
     @app.post("/v1/embeddings", openapi_extra=_body_schema(EmbeddingBody))
     async def embeddings(request: Request) -> Response:
-        key = await authorised(request, "embeddings")
-        if isinstance(key, Response):
-            return key
-        return await gateway.embeddings(key, await json_body(request), application(request))
+        return await proxied(request, "embeddings", gateway.embeddings)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -221,6 +218,7 @@ def create_app(gateway: Gateway, keys: KeyStore, *, warm_up_tenants: tuple[str, 
 
 
 _REF = "#/components/schemas/{model}"
+_Handler = Callable[[ApiKey, dict[str, Any], str | None], Awaitable[Response]]
 
 
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
