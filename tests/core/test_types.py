@@ -50,3 +50,13 @@ def test_conversation_is_immutable_and_queries_by_role() -> None:
     assert longer.last(Role.USER) == Message(Role.USER, "hi")
     assert longer.by_role(Role.SYSTEM)[0].content == "rules"
     assert Conversation().last() is None
+
+
+def test_severity_maps_to_sarif_level_and_score_in_order() -> None:
+    from bastion.core.types import Severity
+
+    ordered = sorted(Severity, key=lambda s: s.rank)
+    assert [s.sarif_level for s in ordered] == ["note", "note", "warning", "error", "error"]
+    scores = [s.security_score for s in ordered]
+    assert scores == sorted(scores)
+    assert Severity.CRITICAL.security_score >= 9.0 and Severity.INFO.security_score == 0

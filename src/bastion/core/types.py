@@ -46,6 +46,17 @@ class Severity(StrEnum):
         """0 for ``INFO`` up to 4 for ``CRITICAL``; use it to compare severities."""
         return _SEVERITY_ORDER.index(self)
 
+    @property
+    def sarif_level(self) -> str:
+        """The SARIF ``level``: critical/high -> error, medium -> warning, low/info -> note."""
+        return ("note", "note", "warning", "error", "error")[self.rank]
+
+    @property
+    def security_score(self) -> float:
+        """A CVSS-like number for SARIF's ``security-severity`` (code scanning buckets it: ≥ 9 critical,
+        ≥ 7 high, ≥ 4 medium, > 0 low)."""
+        return (0.0, 3.0, 5.5, 8.0, 9.5)[self.rank]
+
 
 _SEVERITY_ORDER = (Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
 

@@ -15,20 +15,6 @@ __all__ = ["render_sarif", "sarif_dict"]
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://bastion.invalid/docs/supplychain"
-_LEVEL = {
-    Severity.CRITICAL: "error",
-    Severity.HIGH: "error",
-    Severity.MEDIUM: "warning",
-    Severity.LOW: "note",
-    Severity.INFO: "note",
-}
-_SCORE = {
-    Severity.CRITICAL: 9.5,
-    Severity.HIGH: 8.0,
-    Severity.MEDIUM: 5.5,
-    Severity.LOW: 3.0,
-    Severity.INFO: 0.0,
-}
 
 
 def sarif_dict(results: Sequence[FileResult]) -> dict[str, Any]:
@@ -47,7 +33,7 @@ def sarif_dict(results: Sequence[FileResult]) -> dict[str, Any]:
             entries.append(
                 {
                     "ruleId": item.rule,
-                    "level": _LEVEL[item.severity],
+                    "level": item.severity.sarif_level,
                     "message": {"text": f"{item.verdict.value}: {item.message}{where}{at}"},
                     "locations": [
                         {
@@ -89,10 +75,10 @@ def sarif_dict(results: Sequence[FileResult]) -> dict[str, Any]:
                                 "id": rule,
                                 "name": rule,
                                 "shortDescription": {"text": rule},
-                                "defaultConfiguration": {"level": _LEVEL[rules[rule]]},
+                                "defaultConfiguration": {"level": rules[rule].sarif_level},
                                 "properties": {
                                     "tags": ["security", "supply-chain", "CWE-502"],
-                                    "security-severity": f"{_SCORE[rules[rule]]:.1f}",
+                                    "security-severity": f"{rules[rule].security_score:.1f}",
                                 },
                             }
                             for rule in ids

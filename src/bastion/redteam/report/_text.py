@@ -13,11 +13,9 @@ from typing import Any
 
 from bastion.core.errors import ConfigError
 from bastion.core.taxonomy import load_taxonomy
-from bastion.core.types import Severity
 from bastion.redteam.types import AttemptResult
 
 __all__ = [
-    "SEVERITY_SCORE",
     "attempt_name",
     "by_severity",
     "category_title",
@@ -34,13 +32,6 @@ _INVISIBLE = re.compile(
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: GitHub code scanning's numeric severity per level (critical > 9, high 7-8.9, medium 4-6.9, low < 4).
-SEVERITY_SCORE: dict[Severity, float] = {
-    Severity.CRITICAL: 9.5,
-    Severity.HIGH: 8.0,
-    Severity.MEDIUM: 5.5,
-    Severity.LOW: 3.0,
-    Severity.INFO: 0.0,
-}
 
 
 def _escape_char(match: re.Match[str]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from bastion import __version__
 from bastion.core.types import Severity
-from bastion.redteam.report._text import SEVERITY_SCORE, category_title, json_text, visible_text
+from bastion.redteam.report._text import category_title, json_text, visible_text
 from bastion.redteam.types import AttemptResult, Probe, RunResult
 
 __all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "level_of", "render_sarif", "sarif_dict", "write_sarif"]
@@ -27,19 +27,12 @@ SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schem
 #: Where users read about the tool. A placeholder until the project has a public home.
 INFORMATION_URI = "https://bastion.invalid/docs/redteam"
 
-_LEVEL = {
-    Severity.CRITICAL: "error",
-    Severity.HIGH: "error",
-    Severity.MEDIUM: "warning",
-    Severity.LOW: "note",
-    Severity.INFO: "note",
-}
 _UNSAFE_PATH = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def level_of(severity: Severity) -> str:
     """The SARIF ``level`` of a severity: critical/high -> error, medium -> warning, low/info -> note."""
-    return _LEVEL[severity]
+    return severity.sarif_level
 
 
 def _rule(probe: Probe) -> dict[str, Any]:
@@ -54,7 +47,7 @@ def _rule(probe: Probe) -> dict[str, Any]:
         "defaultConfiguration": {"level": level_of(probe.severity)},
         "properties": {
             "tags": ["security", "llm", probe.category, *probe.atlas],
-            "security-severity": f"{SEVERITY_SCORE[probe.severity]:.1f}",
+            "security-severity": f"{probe.severity.security_score:.1f}",
             "problem.severity": level_of(probe.severity),
         },
     }
