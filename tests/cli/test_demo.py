@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from typer.testing import CliRunner
 
 from bastion.cli.main import app
 from bastion.demo.data import generate
-from tests.net import free_port
+from tests.net import free_port, running_command
 
 DEBTORS = "4"
 
@@ -41,33 +39,15 @@ def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     command = [sys.executable, "-m", "bastion.cli.main", "demo", "serve", "--config", "naive"]
     command += ["--port", str(port), "--debtors", DEBTORS, "--home", str(tmp_path)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ}
-    )
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    base = f"http://127.0.0.1:{port}"
+    with running_command(command, f"{base}/healthz", env={**os.environ}) as process:
+        yield base, process
 
 
 def test_serve_answers_a_chat_completion_from_the_local_model(
     served: tuple[str, subprocess.Popen[str]],
 ) -> None:
-    base, process = served
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else "server exited"
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        pytest.fail("the demo server did not come up")
+    base, _ = served
     key = next(c.api_key for c in generate(7, int(DEBTORS)).credentials)
     response = httpx.post(
         f"{base}/v1/chat/completions",

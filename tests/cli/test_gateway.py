@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from typer.testing import CliRunner
 
 from bastion.cli.main import app
 from bastion.demo.environment import prepare
-from tests.net import free_port
+from tests.net import free_port, running_command
 
 DEMO_KEY = "gateway-test-key-0123456789"
 
@@ -49,33 +46,10 @@ def gateway(demo_home: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     command = [sys.executable, "-m", "bastion.cli.main", "gateway", "serve", "--demo", "--port", str(port)]
     command += ["--debtors", "4", "--home", str(demo_home)]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "BASTION_DEMO_KEY": DEMO_KEY},
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read() if process.stdout else "gateway exited"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the gateway did not come up")
+    env = {**os.environ, "BASTION_DEMO_KEY": DEMO_KEY}
+    with running_command(command, f"{base}/healthz", cwd=tmp_path, env=env):
         yield base, tmp_path
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_the_demo_behind_the_gateway_answers_refuses_and_audits(gateway: tuple[str, Path]) -> None:
